@@ -1,0 +1,38 @@
+# Fashion-MNIST on the device-resident data path: the uint8 training set lives on the
+# GPU and the ISIF / NPID augmentations run batched there (SelfSupPreprocessor).
+# For the per-image CPU pipeline inherit fmnist.py instead.
+dataset_type = 'FashionMNIST'
+data_root = '/usr/share/datasets/fashion-mnist'
+
+data_preprocessor = dict(
+    type='SelfSupPreprocessor',
+    mean=[72.94, 72.94, 72.94],
+    std=[90.02, 90.02, 90.02],
+    num_views=2,
+    batch_augments=[
+        dict(type='BatchRandomResizedCrop', size=32, scale=(0.2, 1.0)),
+        dict(type='BatchRandomGrayscale', p=0.2),
+        dict(type='BatchColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.4),
+        dict(type='BatchHorizontalFlip', p=0.5),
+    ])
+
+
+def _loader(split, shuffle, batch_size):
+    return dict(
+        batch_size=batch_size,
+        num_workers=0,
+        persistent_workers=False,
+        sampler=dict(type='DefaultSampler', shuffle=shuffle),
+        collate_fn=dict(type='selfemb.device_collate'),
+        dataset=dict(type='DeviceDataset',
+                     dataset=dict(type=dataset_type, data_root=data_root, split=split)))
+
+
+train_dataloader = _loader('train', True, 128)
+# kNN: train features recomputed with the test transform, evaluated on the test split.
+knn_train_dataloader = _loader('train', False, 512)
+knn_val_dataloader = _loader('test', False, 512)
+custom_hooks = [
+    dict(type='KNNEvalHook', train_dataloader=knn_train_dataloader,
+         val_dataloader=knn_val_dataloader, interval=1, k=200, temperature=0.1)
+]

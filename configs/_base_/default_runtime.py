@@ -1,0 +1,31 @@
+# Runtime shared by every selfemb config.
+# selfemb's registries import their modules lazily (``locations``), so no
+# custom_imports is needed; a user's own modules go in ``custom_imports``.
+default_scope = 'selfemb'
+
+default_hooks = dict(
+    runtime_info=dict(type='RuntimeInfoHook'),
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3, save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    memory_init=dict(type='MemoryInitHook'),  # sizes banks from len(train dataset)
+    random_state=dict(type='RandomStateHook'),  # exact --resume
+)
+
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),  # --cfg-options env_cfg.dist_cfg.backend=gloo on CPU
+)
+# Memories are replicated and updated identically on every rank: never broadcast them.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False)
+
+vis_backends = [dict(type='LocalVisBackend')]  # add dict(type='TensorboardVisBackend')
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+log_processor = dict(window_size=50, by_epoch=True)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,14 @@
+# NPID (Wu et al., CVPR 2018), CIFAR-10 in the AND setting: ResNet-18, 128-d, full
+# non-parametric softmax over the bank (tau 0.1, bank momentum 0.5 on the old entry),
+# SGD lr 0.03, 200 epochs. One augmented view per image. Reported kNN top-1: 80.8.
+_base_ = [
+    '../_base_/models/npid_r18_cifar.py',
+    '../_base_/datasets/cifar10.py',
+    '../_base_/schedules/sgd_200e_isif.py',
+    '../_base_/default_runtime.py',
+]
+data_preprocessor = dict(num_views=1)
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='mmpretrain.MultiView', num_views=1, transforms=[{{_base_.view_pipeline}}]),
+    dict(type='mmpretrain.PackInputs'),
+]))

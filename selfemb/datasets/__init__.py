@@ -1,0 +1,13 @@
+"""Data sources, the device-resident data path and multi-view helpers."""
+from .base import InMemoryDataset
+from .cifar import CIFAR10, CIFAR100
+from .device import DeviceDataset, device_collate
+from .fashion_mnist import FashionMNIST
+from .image_list import ImageFolder, ImageList
+from .stl10 import STL10
+from .worker_init import seed_worker_from_torch
+
+__all__ = [
+    'InMemoryDataset', 'FashionMNIST', 'CIFAR10', 'CIFAR100', 'STL10', 'ImageList',
+    'ImageFolder', 'DeviceDataset', 'device_collate', 'seed_worker_from_torch'
+]

@@ -1,0 +1,146 @@
+"""Base classes of the data sources: fast field access and in-memory image arrays."""
+import os.path as osp
+import pickle
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+
+def missing_file_error(path: str, hint: str) -> FileNotFoundError:
+    """A ``FileNotFoundError`` that names ``path`` and says how to get the data."""
+    return FileNotFoundError(f'{path} not found. {hint}')
+
+
+def first_existing(root: str, names: Sequence[str], hint: str) -> str:
+    """The first of ``root/name`` that exists, else an error that lists them all."""
+    paths = [osp.join(root, name) for name in names]
+    for path in paths:
+        if osp.exists(path):
+            return path
+    raise missing_file_error(' or '.join(paths), hint)
+
+
+class FieldCacheMixin:
+    """Reads one field of every data-list entry at once, cached until the list changes.
+
+    ``get_data_info`` deep-copies (or unpickles) an entry and is meant for one item;
+    whole-dataset queries (labels for kNN, image rows for the device path) use
+    :meth:`_field` instead. The cache is dropped whenever the data list is re-made.
+    """
+
+    _field_cache: Dict[str, np.ndarray]
+
+    def _field(self, key: str) -> np.ndarray:
+        self.full_init()
+        cache = self._field_cache
+        if key not in cache:
+            if self.serialize_data:
+                ends = self.data_address.tolist()
+                starts = [0] + ends[:-1]
+                view = memoryview(self.data_bytes)
+                values = [pickle.loads(view[s:e])[key] for s, e in zip(starts, ends)]
+            else:
+                values = [info[key] for info in self.data_list]
+            cache[key] = np.asarray(values, dtype=np.int64).reshape(-1)
+            cache[key].setflags(write=False)
+        return cache[key]
+
+    def full_init(self) -> None:
+        """``BaseDataset.full_init`` with an emptiness check before serialising."""
+        if self._fully_initialized:
+            return
+        self._field_cache = {}
+        self.data_list = self.load_data_list()
+        self.data_list = self.filter_data()
+        if self._indices is not None:
+            self.data_list = self._get_unserialized_subset(self._indices)
+        if not self.data_list:
+            raise ValueError(f'{type(self).__name__}: no samples under {self.data_root!r} '
+                             f'(ann_file={self.ann_file!r}, indices={self._indices!r})')
+        if self.serialize_data:
+            self.data_bytes, self.data_address = self._serialize_data()
+        self._fully_initialized = True
+
+    def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
+        super().get_subset_(indices)
+        self._field_cache = {}
+
+    def get_subset(self, indices: Union[Sequence[int], int]) -> BaseDataset:
+        subset = super().get_subset(indices)
+        subset._field_cache = {}
+        return subset
+
+    def get_gt_labels(self) -> np.ndarray:
+        """Labels of this (sub)set in index order (int64, -1 where unknown)."""
+        return self._field('gt_label').copy()
+
+
+class InMemoryDataset(FieldCacheMixin, BaseDataset):
+    """A data source whose images fit in memory as one ``N x H x W x C`` uint8 array (RGB).
+
+    Subclasses implement :meth:`load_arrays` and list their valid ``SPLITS``. Each entry of
+    the data list keeps only the row of its image (``img_idx``) and its ``gt_label`` (-1
+    when unknown), so subsets (``indices=N``) are cheap and :meth:`get_images` hands the
+    whole (sub)set to the device-resident data path in one array. ``sample_idx`` (the
+    position in this dataset, after subsetting) is added by ``BaseDataset.get_data_info``;
+    ``get_data_info`` adds ``img``, a private copy of the image.
+    """
+
+    SPLITS: Tuple[str, ...] = ()
+
+    def __init__(self, data_root: str = '', split: str = 'train', **kwargs) -> None:
+        if self.SPLITS and split not in self.SPLITS:
+            raise ValueError(f'{type(self).__name__}: unknown split {split!r}, '
+                             f'expected one of {self.SPLITS}')
+        self.split = split
+        self._images: np.ndarray = np.empty((0, 0, 0, 3), np.uint8)
+        self._labels: np.ndarray = np.empty((0, ), np.int64)
+        super().__init__(data_root=data_root, **kwargs)
+
+    def load_arrays(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Return ``(images N x H x W x C uint8, labels N int64)`` for ``self.split``."""
+        raise NotImplementedError
+
+    def load_data_list(self) -> List[dict]:
+        images, labels = self.load_arrays()
+        name = type(self).__name__
+        if images.ndim != 4 or images.dtype != np.uint8:
+            raise ValueError(f'{name}: expected N x H x W x C uint8 images, '
+                             f'got shape {images.shape} dtype {images.dtype}')
+        if len(images) != len(labels):
+            raise ValueError(f'{name}: {len(images)} images but {len(labels)} labels '
+                             f'under {self.data_root!r}')
+        if len(images) == 0:
+            raise ValueError(f'{name}: split {self.split!r} under {self.data_root!r} is empty')
+        self._images, self._labels = images, np.asarray(labels, np.int64)
+        return [dict(img_idx=i, gt_label=label) for i, label in enumerate(self._labels.tolist())]
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        info['img'] = self._images[info['img_idx']].copy()
+        return info
+
+    def get_data_info_light(self, idx: int) -> int:
+        """The image row of entry ``idx`` without copying the image."""
+        return BaseDataset.get_data_info(self, idx)['img_idx']
+
+    def get_image_rows(self) -> np.ndarray:
+        """Row of each entry of this (sub)set in the full image array (read-only, cached)."""
+        return self._field('img_idx')
+
+    def get_images(self) -> np.ndarray:
+        """All images of this (sub)set, in index order: ``N x H x W x C`` uint8 (a copy)."""
+        rows = self.get_image_rows()  # first: it runs full_init when lazy
+        return np.take(self._images, rows, axis=0)
+
+    def get_gt_labels(self) -> np.ndarray:
+        rows = self.get_image_rows()
+        return self._labels[rows]
+
+    def _copy_without_annotation(self, memo: Optional[dict] = None) -> BaseDataset:
+        # subsets share the (read-only) image and label arrays instead of deep-copying them
+        memo = {} if memo is None else memo
+        memo[id(self._images)] = self._images
+        memo[id(self._labels)] = self._labels
+        return super()._copy_without_annotation(memo)

@@ -1,0 +1,3 @@
+"""Training-loop pieces: hooks and checkpoint I/O (imported for their registrations)."""
+from . import checkpoint  # noqa: F401  (atomic writes, trusted local loading)
+from .hooks import *  # noqa: F401,F403

@@ -1,0 +1,6 @@
+"""Training hooks."""
+from .knn_eval_hook import KNNEvalHook
+from .memory_init_hook import MemoryInitHook
+from .random_state_hook import RandomStateHook
+
+__all__ = ['KNNEvalHook', 'MemoryInitHook', 'RandomStateHook']

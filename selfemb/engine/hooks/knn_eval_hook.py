@@ -1,0 +1,138 @@
+"""Weighted-kNN evaluation of a model (Wu et al. 2018): :func:`knn_evaluate` (model and
+loaders to metrics, shared with tools/test.py) and the training monitor ``KNNEvalHook``."""
+import logging
+from typing import Dict, Optional, Union
+
+import numpy as np
+import torch
+from mmengine import dist
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from torch.utils.data import DataLoader
+
+from selfemb.evaluation.knn import extract_embeddings, weighted_knn
+from selfemb.registry import HOOKS
+
+
+def _labels_of(dataset, sample_idx: torch.Tensor, split: str) -> torch.Tensor:
+    gt = np.asarray(dataset.get_gt_labels())
+    if len(sample_idx) == 0 or int(sample_idx.max()) >= len(gt):
+        raise ValueError(f'the kNN {split} loader gave sample indices outside its dataset '
+                         f'{type(dataset).__name__} of {len(gt)} samples')
+    if len(sample_idx) != len(gt):
+        print_log(f'kNN {split}: {len(sample_idx)} of {len(gt)} samples were extracted '
+                  '(does the sampler drop samples?)', logger='current', level=logging.WARNING)
+    return torch.as_tensor(gt[sample_idx.numpy()]).long()
+
+
+def check_knn_loaders(train_loader, val_loader, k: int) -> None:
+    """Fail fast, before any extraction, on a k larger than the reference set or on
+    datasets without ``get_gt_labels()``."""
+    for split, loader in (('train', train_loader), ('val', val_loader)):
+        if not hasattr(loader.dataset, 'get_gt_labels'):
+            raise TypeError(f'the kNN {split} dataset {type(loader.dataset).__name__} has no '
+                            'get_gt_labels()')
+    n = len(train_loader.dataset)
+    if not 1 <= k <= n:
+        raise ValueError(f'k={k} must be between 1 and the number of kNN reference samples '
+                         f'({n} in {type(train_loader.dataset).__name__})')
+
+
+def knn_evaluate(model: torch.nn.Module, train_loader, val_loader, k: int = 200,
+                 temperature: float = 0.1, feature: str = 'embedding',
+                 num_classes: Optional[int] = None, progress: bool = False) -> Dict[str, float]:
+    """Weighted-kNN accuracy of ``model``: ``train_loader`` gives the reference set,
+    ``val_loader`` the queries (labels from ``dataset.get_gt_labels()``).
+
+    Every rank extracts its shard (:func:`extract_embeddings`), rank 0 runs
+    :func:`weighted_knn` (on the GPU when there is one) and broadcasts the metrics, or its
+    error, so every rank returns ``dict(knn_top1=..., knn_top5=...)`` or raises the same.
+    """
+    check_knn_loaders(train_loader, val_loader, k)
+    train_feats, train_idx = extract_embeddings(model, train_loader, feature, progress)
+    val_feats, val_idx = extract_embeddings(model, val_loader, feature, progress)
+    payload = [None]
+    if dist.is_main_process():
+        try:
+            device = 'cuda' if torch.cuda.is_available() else 'cpu'
+            payload[0] = weighted_knn(
+                train_feats.to(device), _labels_of(train_loader.dataset, train_idx, 'train'),
+                val_feats.to(device), _labels_of(val_loader.dataset, val_idx, 'val'),
+                k=k, temperature=temperature, num_classes=num_classes)
+        except Exception as err:  # re-raised on every rank, so no rank waits forever
+            payload[0] = err
+    if dist.get_world_size() > 1:
+        dist.broadcast_object_list(payload)
+    if isinstance(payload[0], Exception):
+        raise payload[0]
+    return payload[0]
+
+
+@HOOKS.register_module()
+class KNNEvalHook(Hook):
+    """Weighted kNN accuracy of the current model after every ``interval`` train epochs
+    and after the last one.
+
+    The train-split features are recomputed with the test transform at every evaluation:
+    ``train_dataloader`` is a dataloader config of the train split with the test pipeline,
+    ``val_dataloader`` one of the evaluation split; both are built once, before training
+    (so a k larger than the reference set fails at once), with ``runner.build_dataloader``.
+    Every rank extracts its shard, rank 0 runs :func:`selfemb.evaluation.weighted_knn` and
+    broadcasts the result, so every rank ends with the same numbers. They are logged as
+    ``knn/top1`` and ``knn/top5`` (text log and visualizer backends, step = number of
+    finished epochs), kept in ``self.result`` and in ``runner.message_hub.get_info('knn')``.
+    Priority ``LOW`` runs it after the ``NORMAL`` hooks (clustering, pseudo labels) and
+    before the checkpoint hook (``VERY_LOW``).
+
+    Args:
+        train_dataloader: dataloader config (or DataLoader) of the kNN reference set.
+        val_dataloader: dataloader config (or DataLoader) of the kNN query set.
+        interval: evaluate every ``interval`` epochs (and always after the last epoch).
+        k: number of neighbours; must not exceed the size of the reference set.
+        temperature: sigma of the vote weight exp(sim / sigma).
+        feature: 'embedding' (``model.embed``) or 'backbone' (pooled last stage).
+        num_classes: number of classes; default 1 + the largest label.
+    """
+    priority = 'LOW'
+
+    def __init__(self, train_dataloader: Union[dict, DataLoader],
+                 val_dataloader: Union[dict, DataLoader], interval: int = 1, k: int = 200,
+                 temperature: float = 0.1, feature: str = 'embedding',
+                 num_classes: Optional[int] = None) -> None:
+        if interval < 1 or k < 1 or temperature <= 0:
+            raise ValueError(f'KNNEvalHook needs interval >= 1, k >= 1 and temperature > 0, '
+                             f'got interval={interval}, k={k}, temperature={temperature}')
+        if feature not in ('embedding', 'backbone'):
+            raise ValueError(f"KNNEvalHook feature must be 'embedding' or 'backbone', "
+                             f'got {feature!r}')
+        self.train_dataloader, self.val_dataloader = train_dataloader, val_dataloader
+        self.interval, self.k, self.temperature = interval, k, temperature
+        self.feature, self.num_classes = feature, num_classes
+        self.result: Optional[Dict[str, float]] = None
+        self._loaders = None
+
+    def before_train(self, runner) -> None:
+        if self._loaders is None:
+            self._loaders = tuple(runner.build_dataloader(cfg, seed=runner.seed)
+                                  for cfg in (self.train_dataloader, self.val_dataloader))
+            check_knn_loaders(*self._loaders, self.k)
+
+    def after_train_epoch(self, runner) -> None:
+        if self.every_n_epochs(runner, self.interval) or self.is_last_train_epoch(runner):
+            self.evaluate(runner)
+
+    def evaluate(self, runner) -> Dict[str, float]:
+        """Run the kNN evaluation now, log and store the result, and return it."""
+        self.before_train(runner)
+        result = knn_evaluate(runner.model, *self._loaders, k=self.k,
+                              temperature=self.temperature, feature=self.feature,
+                              num_classes=self.num_classes)
+        epoch = runner.epoch + 1
+        self.result = result
+        runner.message_hub.update_info('knn', dict(result, epoch=epoch))
+        runner.visualizer.add_scalars(
+            {'knn/top1': result['knn_top1'], 'knn/top5': result['knn_top5']}, step=epoch)
+        runner.logger.info(f"Epoch(knn) [{epoch}]  knn/top1: {result['knn_top1']:.2f}  "
+                           f"knn/top5: {result['knn_top5']:.2f}  (k={self.k}, "
+                           f'temperature={self.temperature}, feature={self.feature})')
+        return result

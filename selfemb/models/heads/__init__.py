@@ -1,0 +1,4 @@
+from .instance_spread_head import InstanceSpreadHead
+from .npid_head import NPIDHead
+
+__all__ = ['InstanceSpreadHead', 'NPIDHead']

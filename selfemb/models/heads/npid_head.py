@@ -1,0 +1,46 @@
+"""Head of NPID: non-parametric instance classification over a memory bank."""
+import torch
+from mmengine.model import BaseModule
+
+from selfemb.registry import MODELS
+
+from ..losses import estimate_log_z, memory_nce_loss, memory_softmax_loss
+from ..utils import all_reduce_mean
+
+
+@MODELS.register_module()
+class NPIDHead(BaseModule):
+    """Instance discrimination against the bank (Wu et al., CVPR 2018).
+
+    Args:
+        loss_type: ``'softmax'``: the full softmax over all N entries (AND's
+            convention, τ = 0.1); ``'nce'``: NCE with ``num_negatives`` uniformly
+            sampled noise entries (NPID's ImageNet setting: 4096, τ = 0.07), with the
+            normalisation constant Z estimated once on the first batch and kept in a
+            buffer (so resume keeps it).
+        temperature: τ.
+        num_negatives: K for NCE.
+    """
+
+    def __init__(self, loss_type: str = 'softmax', temperature: float = 0.1,
+                 num_negatives: int = 4096, init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if loss_type not in ('softmax', 'nce'):
+            raise ValueError(f"NPIDHead loss_type must be 'softmax' or 'nce', got {loss_type!r}")
+        self.loss_type = loss_type
+        self.temperature = temperature
+        self.num_negatives = num_negatives
+        self.register_buffer('log_z', torch.tensor(float('nan')))
+
+    def loss(self, features: torch.Tensor, bank: torch.Tensor,
+             indices: torch.Tensor) -> torch.Tensor:
+        """Loss of ``B x D`` embeddings whose own bank rows are ``indices``."""
+        bank = bank.detach()
+        if self.loss_type == 'softmax':
+            return memory_softmax_loss(features, bank, indices, self.temperature)
+        noise = torch.randint(0, bank.size(0), (features.size(0), self.num_negatives),
+                              device=features.device)
+        if torch.isnan(self.log_z):
+            log_z = estimate_log_z(features.detach(), bank, noise, self.temperature)
+            self.log_z.copy_(all_reduce_mean(log_z))
+        return memory_nce_loss(features, bank, indices, noise, self.log_z, self.temperature)

@@ -1,0 +1,4 @@
+from .base_memory import BaseMemory
+from .simple_memory import SimpleMemory
+
+__all__ = ['BaseMemory', 'SimpleMemory']

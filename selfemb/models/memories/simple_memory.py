@@ -1,0 +1,86 @@
+"""NPID memory bank (Wu et al., CVPR 2018)."""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from selfemb.registry import MODELS
+
+from ..utils import all_gather_cat
+from .base_memory import BaseMemory
+
+
+def first_occurrence(indices: torch.Tensor) -> torch.Tensor:
+    """Positions of the first occurrence of each distinct value of ``indices``."""
+    order = torch.sort(indices, stable=True).indices
+    sorted_idx = indices[order]
+    keep = torch.ones_like(sorted_idx, dtype=torch.bool)
+    keep[1:] = sorted_idx[1:] != sorted_idx[:-1]
+    return order[keep]
+
+
+@MODELS.register_module()
+class SimpleMemory(BaseMemory):
+    """An ``N x D`` bank of L2-normalised features, one row per training sample.
+
+    Update rule for the batch's rows (NPID / AND convention: ``momentum`` weights the
+    OLD entry, 0.5 in the papers; OpenSelfSup's ``momentum`` weights the new one)::
+
+        m_i <- normalise(momentum * m_i + (1 - momentum) * v_i)
+
+    In a distributed run the indices and features of every rank are all-gathered and
+    each rank applies the same update to its replica, so banks stay identical without
+    ever broadcasting the bank. An index that appears twice (sampler padding) is
+    updated once, from its first occurrence.
+
+    :meth:`update` only queues the batch: the loss of this step still needs the bank as
+    it was (autograd saved it), so the queued rows are written by :meth:`flush` before
+    the next read (:attr:`bank` users call it first) and before a checkpoint is saved.
+
+    Args:
+        feat_dim: Feature dimension D.
+        momentum: Weight of the old entry.
+    """
+
+    def __init__(self, feat_dim: int = 128, momentum: float = 0.5, init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f'SimpleMemory momentum must be in [0, 1), got {momentum}')
+        self.feat_dim = feat_dim
+        self.momentum = momentum
+        self.register_buffer('bank', torch.zeros(0, feat_dim))
+        self._pending: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+
+    def setup(self, num_samples: int, seed: Optional[int] = None) -> None:
+        """Random unit vectors, identical on every rank for the same ``seed``."""
+        gen = torch.Generator().manual_seed(0 if seed is None else seed)
+        bank = F.normalize(torch.randn(num_samples, self.feat_dim, generator=gen), dim=1)
+        self.bank = bank.to(self.bank.device)
+        self.num_samples = num_samples
+        self._pending = None
+
+    @torch.no_grad()
+    def update(self, indices: torch.Tensor, features: torch.Tensor) -> None:
+        """Queue the (all-gathered) batch; it is blended in by the next :meth:`flush`."""
+        if self.bank.size(0) == 0:
+            raise RuntimeError('SimpleMemory is not set up: add MemoryInitHook to '
+                               'default_hooks so the bank is sized from the dataset')
+        self.flush()
+        indices = all_gather_cat(indices)
+        features = all_gather_cat(features.detach().to(self.bank.dtype))
+        keep = first_occurrence(indices)
+        self._pending = (indices[keep], features[keep])
+
+    @torch.no_grad()
+    def flush(self) -> None:
+        """Write the queued update: ``m_i <- normalise(mu m_i + (1 - mu) v_i)``."""
+        if self._pending is None:
+            return
+        indices, features = self._pending
+        self._pending = None
+        blended = self.momentum * self.bank[indices] + (1 - self.momentum) * features
+        self.bank[indices] = F.normalize(blended, dim=1)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
+        self.flush()
+        super()._save_to_state_dict(destination, prefix, keep_vars)

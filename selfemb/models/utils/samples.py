@@ -1,0 +1,17 @@
+"""Reading per-sample metadata out of a batch of data samples."""
+from typing import Optional, Sequence
+
+import torch
+
+
+def sample_indices(data_samples: Optional[Sequence], device: torch.device) -> torch.Tensor:
+    """The dataset indices (``sample_idx``) of a batch as an int64 tensor on ``device``."""
+    if not data_samples:
+        raise ValueError('this algorithm needs data samples carrying `sample_idx` '
+                         '(a memory is indexed by it); got none')
+    try:
+        idx = [ds.sample_idx for ds in data_samples]
+    except AttributeError as err:
+        raise ValueError('data samples lack `sample_idx`: use a selfemb / mmengine dataset '
+                         'and keep `sample_idx` in PackInputs meta_keys') from err
+    return torch.as_tensor(idx, dtype=torch.long).to(device, non_blocking=True)

@@ -1,0 +1,109 @@
+"""Training throughput of a config: end-to-end (data included) vs model-only, in one run.
+
+    python tools/benchmark.py CONFIG [--amp] [--channels-last] [--iters 50] [--warmup 10]
+
+End-to-end: the config's train dataloader -> data preprocessor (augmentations) ->
+forward -> backward -> optimizer step, with the loss read back every step as the
+logger does. Model-only: the same steps on one already-preprocessed batch, reused.
+Both count images per second (one image = all its views). The last line is JSON.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+import time
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.optim import build_optim_wrapper
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from selfemb.apis import build_model_from_cfg  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--amp', action='store_true', help='bf16 autocast')
+    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--iters', type=int, default=50, help='timed iterations')
+    parser.add_argument('--warmup', type=int, default=10)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args()
+
+
+def sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def timed(step, iters: int, warmup: int, device: torch.device) -> float:
+    """Seconds per iteration of ``step(i)`` after ``warmup`` untimed calls."""
+    for i in range(warmup):
+        step(i)
+    sync(device)
+    start = time.perf_counter()
+    for i in range(iters):
+        step(warmup + i)
+    sync(device)
+    return (time.perf_counter() - start) / iters
+
+
+def forever(loader):
+    """Batches of ``loader`` epoch after epoch (the data is really reloaded)."""
+    while True:
+        yield from loader
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if args.channels_last:
+        cfg.data_preprocessor = dict(cfg.get('data_preprocessor') or {}, channels_last=True)
+    model = build_model_from_cfg(cfg).to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optim_cfg = dict(cfg.optim_wrapper)
+    if args.amp:
+        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16', loss_scale=1.0)
+    optim_wrapper = build_optim_wrapper(model, optim_cfg)
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    for memory in model.memories():
+        memory.setup(len(loader.dataset), seed=0)
+    model.train()
+    batch_size = cfg.train_dataloader.batch_size
+    batches = forever(loader)
+
+    def end_to_end(_: int) -> None:
+        log_vars = model.train_step(next(batches), optim_wrapper)
+        float(log_vars['loss'])
+
+    fixed = model.data_preprocessor(next(batches), True)
+
+    def model_only(_: int) -> None:
+        with optim_wrapper.optim_context(model):
+            losses = model(**fixed, mode='loss')
+        loss, log_vars = model.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+        float(log_vars['loss'])
+
+    t_model = timed(model_only, args.iters, args.warmup, device)
+    t_e2e = timed(end_to_end, args.iters, args.warmup, device)
+    result = dict(
+        config=args.config, device=torch.cuda.get_device_name(device)
+        if device.type == 'cuda' else f'cpu ({torch.get_num_threads()} threads)',
+        batch_size=batch_size, amp=args.amp, channels_last=args.channels_last,
+        end_to_end_img_s=round(batch_size / t_e2e, 1),
+        model_only_img_s=round(batch_size / t_model, 1),
+        ratio=round(t_model / t_e2e, 3))
+    print(f"{result['device']}: end-to-end {result['end_to_end_img_s']} img/s, "
+          f"model-only {result['model_only_img_s']} img/s, ratio {result['ratio']}")
+    print(json.dumps(result))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,96 @@
+"""Weighted-kNN evaluation of a checkpoint (Wu et al. 2018).
+
+The reference and query sets, k, temperature and feature come from the config's
+``KNNEvalHook`` entry in ``custom_hooks``; --k / --temperature / --feature override them.
+The last line of stdout is a JSON object of the metrics (only rank 0 prints).
+
+    python tools/test.py CONFIG CHECKPOINT [--cfg-options k=v ...]
+    bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [args]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dist import get_rank, init_dist
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner, load_checkpoint
+
+import selfemb.datasets  # noqa: F401  registers datasets and transforms
+import selfemb.engine  # noqa: F401  registers hooks and the checkpoint loader
+import selfemb.models  # noqa: F401  registers models
+from selfemb.engine.hooks.knn_eval_hook import knn_evaluate
+from selfemb.registry import MODELS
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='kNN evaluation of a checkpoint')
+    parser.add_argument('config', help='config file with a KNNEvalHook in custom_hooks')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. model.neck.out_channels=128')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    parser.add_argument('--k', type=int, help='neighbours (default: from the hook config)')
+    parser.add_argument('--temperature', type=float, help='vote temperature sigma')
+    parser.add_argument('--feature', choices=['embedding', 'backbone'],
+                        help='embedding (model.embed) or pooled backbone output')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def find_knn_hook(cfg: Config) -> dict:
+    for hook in cfg.get('custom_hooks', None) or []:
+        hook_type = hook.get('type')
+        name = hook_type if isinstance(hook_type, str) else getattr(hook_type, '__name__', '')
+        if name.split('.')[-1] == 'KNNEvalHook':
+            return hook
+    raise KeyError(f'{cfg.filename} has no KNNEvalHook in custom_hooks: add '
+                   "dict(type='KNNEvalHook', train_dataloader=..., val_dataloader=...)")
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'selfemb'))
+    if args.launcher == 'pytorch' and not torch.cuda.is_available():
+        torch.distributed.init_process_group('gloo')  # init_dist would select a CUDA device
+    elif args.launcher != 'none':
+        init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+
+    hook = find_knn_hook(cfg)
+    k = args.k if args.k is not None else hook.get('k', 200)
+    temperature = hook.get('temperature', 0.1) if args.temperature is None else args.temperature
+    feature = args.feature or hook.get('feature', 'embedding')
+
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    if torch.cuda.is_available():
+        model = model.cuda()
+
+    seed = cfg.get('randomness', {}).get('seed')
+    train_loader = Runner.build_dataloader(hook['train_dataloader'], seed=seed)
+    val_loader = Runner.build_dataloader(hook['val_dataloader'], seed=seed)
+    if get_rank() == 0:
+        print(f'kNN evaluation of {args.checkpoint} ({args.config})\n'
+              f'  reference: {len(train_loader.dataset)} samples, '
+              f'queries: {len(val_loader.dataset)} samples\n'
+              f'  k={k}, temperature={temperature}, feature={feature}', flush=True)
+    metrics = knn_evaluate(model, train_loader, val_loader, k=k, temperature=temperature,
+                           feature=feature, num_classes=hook.get('num_classes'),
+                           progress=True)
+    if get_rank() == 0:
+        print(f"kNN top-1: {metrics['knn_top1']:.2f}  top-5: {metrics['knn_top5']:.2f}")
+        sys.stdout.write(json.dumps(metrics) + '\n')
+        sys.stdout.flush()
+
+
+if __name__ == '__main__':
+    main()
