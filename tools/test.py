@@ -15,15 +15,14 @@ import sys
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.dist import get_rank, init_dist
+from mmengine.dist import get_rank
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
-import selfemb.datasets  # noqa: F401  registers datasets and transforms
-import selfemb.engine  # noqa: F401  registers hooks and the checkpoint loader
-import selfemb.models  # noqa: F401  registers models
-from selfemb.engine.hooks.knn_eval_hook import knn_evaluate
-from selfemb.registry import MODELS
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from selfemb.apis import build_model_from_cfg  # noqa: E402  (imports every registration)
+from selfemb.engine.dist import init_distributed  # noqa: E402
+from selfemb.engine.hooks.knn_eval_hook import knn_evaluate  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,10 +57,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'selfemb'))
-    if args.launcher == 'pytorch' and not torch.cuda.is_available():
-        torch.distributed.init_process_group('gloo')  # init_dist would select a CUDA device
-    elif args.launcher != 'none':
-        init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    init_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
 
     hook = find_knn_hook(cfg)
     k = args.k if args.k is not None else hook.get('k', 200)
@@ -70,7 +66,7 @@ def main() -> None:
 
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    model = MODELS.build(cfg.model)
+    model = build_model_from_cfg(cfg)
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     if torch.cuda.is_available():
         model = model.cuda()

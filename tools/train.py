@@ -7,9 +7,14 @@ Multi-GPU: ``tools/dist_train.sh CONFIG GPUS [args]`` (torchrun); SLURM:
 import argparse
 import os
 import os.path as osp
+import sys
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from selfemb.engine.dist import init_distributed  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +47,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.dtype = 'bfloat16'
         cfg.optim_wrapper.setdefault('loss_scale', 1.0)  # bf16 needs no loss scaling
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        # CPU processes (gloo): DDP must not be given a device id
+        cfg.model_wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or {}, device_ids=None)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -52,6 +60,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    init_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
     runner = Runner.from_cfg(cfg)
     runner.train()
 

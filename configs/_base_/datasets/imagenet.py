@@ -7,6 +7,7 @@ data_preprocessor = dict(
     type='SelfSupPreprocessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
+    to_rgb=True,  # LoadImageFromFile gives BGR; mean / std are RGB
     num_views=2)
 
 view_pipeline = [

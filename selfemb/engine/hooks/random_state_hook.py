@@ -31,21 +31,37 @@ class RandomStateHook(Hook):
     """Store each rank's generator states in the checkpoint and restore them on resume.
 
     mmengine re-seeds but does not restore generator states, so without this hook the
-    augmentations after ``--resume`` differ from those of an uninterrupted run. The
-    states of all ranks are gathered into the checkpoint; they are restored when the
+    augmentations after ``--resume`` differ from those of an uninterrupted run. Only
+    rank 0 writes checkpoints, so every rank's state is gathered at the end of each
+    epoch (after the other end-of-epoch hooks such as the kNN monitor, before the
+    checkpoint hook) and written into the checkpoint; they are restored when the
     world size matches (otherwise a warning says the run will not be bit-exact).
     """
 
-    priority = 'VERY_LOW'
+    priority = 80  # after KNNEvalHook (LOW = 70), before CheckpointHook (VERY_LOW = 90)
+
+    def __init__(self) -> None:
+        self._states: list = []
+
+    def before_run(self, runner) -> None:
+        """Give every rank its own CUDA stream of random numbers (batched augmentations
+        and noise samples run there); CPU generators stay identical so model
+        initialisation and samplers agree across ranks."""
+        if dist.is_available() and dist.is_initialized() and torch.cuda.is_available():
+            torch.cuda.manual_seed(runner.seed + 1_000_003 * dist.get_rank())
+
+    def after_train_epoch(self, runner) -> None:
+        state = capture_random_state()
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            self._states = [None] * dist.get_world_size()
+            dist.all_gather_object(self._states, state)
+        else:
+            self._states = [state]
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = capture_random_state()
-        if dist.is_available() and dist.is_initialized():
-            states = [None] * dist.get_world_size()
-            dist.all_gather_object(states, state)
-        else:
-            states = [state]
-        checkpoint['random_states'] = states
+        # a save inside an epoch (iteration checkpoints) has rank 0's state only
+        checkpoint['random_states'] = self._states or [capture_random_state()]
+        self._states = []
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         states = checkpoint.get('random_states')

@@ -14,4 +14,7 @@ def sample_indices(data_samples: Optional[Sequence], device: torch.device) -> to
     except AttributeError as err:
         raise ValueError('data samples lack `sample_idx`: use a selfemb / mmengine dataset '
                          'and keep `sample_idx` in PackInputs meta_keys') from err
-    return torch.as_tensor(idx, dtype=torch.long).to(device, non_blocking=True)
+    indices = torch.as_tensor(idx, dtype=torch.long)
+    if torch.device(device).type == 'cuda':  # pinned, so the copy does not block the host
+        indices = indices.pin_memory()
+    return indices.to(device, non_blocking=True)

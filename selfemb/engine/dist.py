@@ -1,0 +1,21 @@
+"""Start the process group for a launcher, also on machines without a GPU."""
+import torch
+import torch.distributed as dist
+from mmengine.dist import init_dist
+
+
+def init_distributed(launcher: str, dist_cfg: dict) -> None:
+    """``mmengine.dist.init_dist``, except that the ``pytorch`` launcher on a machine
+    without CUDA starts a ``gloo`` group instead of selecting a GPU (mmengine's
+    ``init_dist`` always calls ``torch.cuda.set_device``). A no-op for ``none`` or when
+    a group already exists; the Runner then finds the group and keeps it."""
+    if launcher == 'none' or (dist.is_available() and dist.is_initialized()):
+        return
+    if launcher == 'pytorch' and not torch.cuda.is_available():
+        backend = dist_cfg.get('backend', 'gloo')
+        if backend != 'gloo':
+            raise ValueError(f"no GPU here: the {backend!r} backend cannot run; add "
+                             '--cfg-options env_cfg.dist_cfg.backend=gloo')
+        dist.init_process_group('gloo')
+        return
+    init_dist(launcher, **dist_cfg)

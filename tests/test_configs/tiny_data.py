@@ -1,0 +1,59 @@
+"""Tiny data sets in the real on-disk formats, for running every config on CPU."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tests.conftest import write_fashion_mnist
+from tests.test_datasets.test_cifar import batch_data, dump
+from tests.test_datasets.test_stl10 import x_bytes
+
+RNG = np.random.default_rng(0)
+
+
+def write_cifar10(root: Path, per_batch: int = 8) -> Path:
+    folder = root / 'cifar-10-batches-py'
+    folder.mkdir(parents=True)
+    for b in range(1, 6):
+        dump(folder / f'data_batch_{b}',
+             dict(data=batch_data(RNG.integers(0, 256, (per_batch, 32, 32, 3), np.uint8)),
+                  labels=(np.arange(per_batch) % 10).tolist()))
+    dump(folder / 'test_batch', dict(data=batch_data(RNG.integers(0, 256, (20, 32, 32, 3),
+                                                                  np.uint8)),
+                                     labels=(np.arange(20) % 10).tolist()))
+    return root
+
+
+def write_stl10(root: Path, num_train: int = 20, num_unlabeled: int = 20) -> Path:
+    folder = root / 'stl10_binary'
+    folder.mkdir(parents=True)
+    for split, n in (('train', num_train), ('test', num_train)):
+        (folder / f'{split}_X.bin').write_bytes(
+            x_bytes(RNG.integers(0, 256, (n, 96, 96, 3), np.uint8)))
+        (folder / f'{split}_y.bin').write_bytes((np.arange(n) % 10 + 1).astype(np.uint8).tobytes())
+    (folder / 'unlabeled_X.bin').write_bytes(
+        x_bytes(RNG.integers(0, 256, (num_unlabeled, 96, 96, 3), np.uint8)))
+    return root
+
+
+def write_image_list(root: Path, per_split: int = 24, size: int = 40) -> Path:
+    """``root/{train,val}/cK/i.png`` and ``root/meta/{train,val}.txt`` (path label)."""
+    (root / 'meta').mkdir(parents=True)
+    for split in ('train', 'val'):
+        lines = []
+        for i in range(per_split):
+            name = f'c{i % 4}/{i}.png'
+            (root / split / name).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / split / name), RNG.integers(0, 256, (size, size + 4, 3),
+                                                               np.uint8))
+            lines.append(f'{name} {i % 4}')
+        (root / 'meta' / f'{split}.txt').write_text('\n'.join(lines) + '\n')
+    return root
+
+
+WRITERS = {
+    'FashionMNIST': write_fashion_mnist,
+    'CIFAR10': write_cifar10,
+    'STL10': write_stl10,
+    'ImageList': write_image_list,
+}
