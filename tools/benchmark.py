@@ -65,10 +65,10 @@ def main() -> None:
     if args.channels_last:
         cfg.data_preprocessor = dict(cfg.get('data_preprocessor') or {}, channels_last=True)
     model = build_model_from_cfg(cfg).to(device)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
     optim_cfg = dict(cfg.optim_wrapper)
     if args.amp:
+        if device.type != 'cuda':
+            raise SystemExit('--amp (bf16 autocast through mmengine AmpOptimWrapper) needs a GPU')
         optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16', loss_scale=1.0)
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)

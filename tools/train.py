@@ -27,6 +27,8 @@ def parse_args() -> argparse.Namespace:
                         'work dir when no PATH is given')
     parser.add_argument('--amp', action='store_true',
                         help='bf16 automatic mixed precision')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels_last inputs and backbone (faster convolutions)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_epochs=5')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -44,9 +46,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit('--amp (bf16 autocast through mmengine AmpOptimWrapper) needs a GPU')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.dtype = 'bfloat16'
         cfg.optim_wrapper.setdefault('loss_scale', 1.0)  # bf16 needs no loss scaling
+    if args.channels_last:
+        cfg.data_preprocessor = dict(cfg.get('data_preprocessor') or {}, channels_last=True)
     if args.launcher != 'none' and not torch.cuda.is_available():
         # CPU processes (gloo): DDP must not be given a device id
         cfg.model_wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or {}, device_ids=None)

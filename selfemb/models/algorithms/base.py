@@ -21,7 +21,8 @@ class EmbeddingAlgorithm(BaseSelfSupervisor):
         backbone, neck, head: Configs of the parts (mmpretrain backbones with their scope,
             e.g. ``dict(type='mmpretrain.ResNet_CIFAR', depth=18)``).
         memory: Optional memory config; sized from the dataset by ``MemoryInitHook``.
-        data_preprocessor: Defaults to selfemb's ``SelfSupPreprocessor``.
+        data_preprocessor: Defaults to selfemb's ``SelfSupPreprocessor``; with its
+            ``channels_last=True`` the backbone is converted to channels_last too.
     """
 
     def __init__(self, backbone: dict, neck: Optional[dict] = None, head: Optional[dict] = None,
@@ -36,6 +37,9 @@ class EmbeddingAlgorithm(BaseSelfSupervisor):
         if memory is not None and not isinstance(memory, nn.Module):
             memory = MODELS.build(memory)
         self.memory = memory
+        if getattr(self.data_preprocessor, 'channels_last', False):
+            # inputs arrive channels_last: keep the convolutions in the same layout
+            self.backbone.to(memory_format=torch.channels_last)
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """The embedding of a normalised image batch: ``neck(backbone(x))``."""
