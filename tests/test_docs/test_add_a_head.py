@@ -8,6 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from selfemb.registry import MODELS
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / 'docs' / 'add_a_head.md'
 
@@ -25,7 +27,8 @@ def tutorial(tmp_path, monkeypatch):
     (tmp_path / 'my_config.py').write_text(config_code)
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
-    sys.modules.pop('my_heads', None)
+    sys.modules.pop('my_heads', None)  # and its registration, so the page can run again
+    MODELS.module_dict.pop('NTXentHead', None)
 
 
 def test_tutorial_config_trains_with_the_new_head(tutorial, tiny_fmnist, tmp_path):
