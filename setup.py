@@ -17,11 +17,12 @@ INSTALL_REQUIRES = [
     'mmcv==2.1.0',
     'mmpretrain==1.2.0',
     'faiss-cpu==1.15.1',
+    'scipy',  # SVHN .mat files
     'tqdm',
 ]
 EXTRAS = {
     'transfer': ['mmdet==3.3.0', 'mmsegmentation==1.2.2', 'ftfy', 'regex'],
-    'eval': ['scikit-learn', 'scipy', 'matplotlib'],
+    'eval': ['scikit-learn', 'matplotlib'],
     'tests': ['pytest', 'pytest-timeout'],
 }
 

@@ -6,6 +6,12 @@ End-to-end: the config's train dataloader -> data preprocessor (augmentations) -
 forward -> backward -> optimizer step, with the loss read back every step as the
 logger does. Model-only: the same steps on one already-preprocessed batch, reused.
 Both count images per second (one image = all its views). The last line is JSON.
+
+    python tools/benchmark.py --discovery N [--chunk-size C] [--bf16]
+
+AND's neighbourhood discovery on a synthetic N x 128 L2-normalised bank on the available
+device (entropy + 1 nearest neighbour of every row, anchors at select_rate 0.25): prints
+the seconds it takes (after one untimed warm-up on a 4096-row slice); the last line is JSON.
 """
 import argparse
 import json
@@ -20,11 +26,17 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from selfemb.apis import build_model_from_cfg  # noqa: E402
+from selfemb.models.utils import (entropy_and_neighbours, num_anchors,  # noqa: E402
+                                  select_anchors)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
+    parser.add_argument('config', nargs='?', help='config (throughput mode)')
+    parser.add_argument('--discovery', type=int, metavar='N',
+                        help='time AND neighbourhood discovery on an N x 128 bank instead')
+    parser.add_argument('--chunk-size', type=int, help='discovery rows per block (default: auto)')
+    parser.add_argument('--bf16', action='store_true', help='bf16 discovery matmul')
     parser.add_argument('--amp', action='store_true', help='bf16 autocast')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--iters', type=int, default=50, help='timed iterations')
@@ -56,8 +68,42 @@ def forever(loader):
         yield from loader
 
 
+def discovery(args: argparse.Namespace) -> None:
+    """Time ``entropy_and_neighbours`` + anchor selection on a random N x 128 bank."""
+    if args.discovery < 2:
+        raise SystemExit(f'--discovery needs N >= 2 bank rows, got {args.discovery}')
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    n = args.discovery
+    gen = torch.Generator(device=device).manual_seed(0)
+    bank = torch.nn.functional.normalize(
+        torch.randn(n, 128, device=device, generator=gen), dim=1)
+    dtype = torch.bfloat16 if args.bf16 else torch.float32
+
+    def run(rows: torch.Tensor) -> torch.Tensor:
+        entropy, _ = entropy_and_neighbours(rows, 1, 0.1, args.chunk_size, dtype)
+        return select_anchors(entropy, num_anchors(len(rows), 1, 0.25))
+
+    run(bank[:min(n, 4096)])  # warm-up: kernels, allocator
+    sync(device)
+    start = time.perf_counter()
+    anchors = run(bank)
+    sync(device)
+    seconds = time.perf_counter() - start
+    result = dict(
+        discovery=n, dim=128, k=1, select_rate=0.25, chunk_size=args.chunk_size or 'auto',
+        dtype=str(dtype).replace('torch.', ''), num_anchors=int(anchors.sum()),
+        device=torch.cuda.get_device_name(device) if device.type == 'cuda'
+        else f'cpu ({torch.get_num_threads()} threads)', seconds=round(seconds, 3))
+    print(f"{result['device']}: discovery on {n} x 128 took {result['seconds']} s")
+    print(json.dumps(result))
+
+
 def main() -> None:
     args = parse_args()
+    if args.discovery is not None:
+        return discovery(args)
+    if args.config is None:
+        raise SystemExit('give a CONFIG (throughput) or --discovery N')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

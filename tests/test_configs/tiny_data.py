@@ -7,6 +7,7 @@ import numpy as np
 from tests.conftest import write_fashion_mnist
 from tests.test_datasets.test_cifar import batch_data, dump
 from tests.test_datasets.test_stl10 import x_bytes
+from tests.test_datasets.test_svhn import write_mat
 
 RNG = np.random.default_rng(0)
 
@@ -21,6 +22,25 @@ def write_cifar10(root: Path, per_batch: int = 8) -> Path:
     dump(folder / 'test_batch', dict(data=batch_data(RNG.integers(0, 256, (20, 32, 32, 3),
                                                                   np.uint8)),
                                      labels=(np.arange(20) % 10).tolist()))
+    return root
+
+
+def write_cifar100(root: Path, num_train: int = 40, num_test: int = 20) -> Path:
+    folder = root / 'cifar-100-python'
+    folder.mkdir(parents=True)
+    for split, n in (('train', num_train), ('test', num_test)):
+        dump(folder / split,
+             dict(data=batch_data(RNG.integers(0, 256, (n, 32, 32, 3), np.uint8)),
+                  fine_labels=(np.arange(n) % 100).tolist(), coarse_labels=[0] * n))
+    return root
+
+
+def write_svhn(root: Path, num_train: int = 40, num_test: int = 20) -> Path:
+    """``train_32x32.mat`` / ``test_32x32.mat`` (labels 1..10, 10 = digit 0)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for split, n in (('train', num_train), ('test', num_test)):
+        write_mat(root / f'{split}_32x32.mat', RNG.integers(0, 256, (n, 32, 32, 3), np.uint8),
+                  np.arange(n) % 10 + 1)
     return root
 
 
@@ -54,6 +74,8 @@ def write_image_list(root: Path, per_split: int = 24, size: int = 40) -> Path:
 WRITERS = {
     'FashionMNIST': write_fashion_mnist,
     'CIFAR10': write_cifar10,
+    'CIFAR100': write_cifar100,
+    'SVHN': write_svhn,
     'STL10': write_stl10,
     'ImageList': write_image_list,
 }

@@ -10,6 +10,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,8 @@ def expected_knn(model: KNNToyModel, k: int, temperature: float) -> dict:
 def make_runner(work_dir, **hook_args) -> Runner:
     return Runner(
         model=KNNToyModel(), work_dir=str(work_dir), default_scope='selfemb',
+        # unique: a runner built in the same second would otherwise share the visualizer
+        experiment_name=f'knn_{Path(work_dir).name}',
         train_dataloader=loader_cfg(60, 0, shuffle=True),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
         train_cfg=dict(by_epoch=True, max_epochs=3), randomness=dict(seed=0),

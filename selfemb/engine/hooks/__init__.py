@@ -1,6 +1,7 @@
 """Training hooks."""
 from .knn_eval_hook import KNNEvalHook
 from .memory_init_hook import MemoryInitHook
+from .neighbourhood_discovery_hook import NeighbourhoodDiscoveryHook
 from .random_state_hook import RandomStateHook
 
-__all__ = ['KNNEvalHook', 'MemoryInitHook', 'RandomStateHook']
+__all__ = ['KNNEvalHook', 'MemoryInitHook', 'NeighbourhoodDiscoveryHook', 'RandomStateHook']

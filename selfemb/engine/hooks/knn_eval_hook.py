@@ -124,9 +124,13 @@ class KNNEvalHook(Hook):
     def evaluate(self, runner) -> Dict[str, float]:
         """Run the kNN evaluation now, log and store the result, and return it."""
         self.before_train(runner)
-        result = knn_evaluate(runner.model, *self._loaders, k=self.k,
-                              temperature=self.temperature, feature=self.feature,
-                              num_classes=self.num_classes)
+        # evaluation must not move the training's random streams (exact --resume
+        # whatever the interval): fork every generator it could touch
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            result = knn_evaluate(runner.model, *self._loaders, k=self.k,
+                                  temperature=self.temperature, feature=self.feature,
+                                  num_classes=self.num_classes)
         epoch = runner.epoch + 1
         self.result = result
         runner.message_hub.update_info('knn', dict(result, epoch=epoch))

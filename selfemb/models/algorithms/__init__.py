@@ -1,5 +1,7 @@
+from .and_algorithm import AND
 from .base import EmbeddingAlgorithm
 from .isif import ISIF
 from .npid import NPID
+from .super_and import SuperAND
 
-__all__ = ['EmbeddingAlgorithm', 'ISIF', 'NPID']
+__all__ = ['AND', 'EmbeddingAlgorithm', 'ISIF', 'NPID', 'SuperAND']

@@ -1,2 +1,4 @@
-"""Backbones mmpretrain lacks (none needed yet by the configs)."""
-__all__: list = []
+"""Backbones mmpretrain lacks."""
+from .sobel_resnet import SobelResNet
+
+__all__ = ['SobelResNet']

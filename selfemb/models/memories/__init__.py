@@ -1,4 +1,5 @@
 from .base_memory import BaseMemory
+from .neighbourhood_memory import NeighbourhoodMemory
 from .simple_memory import SimpleMemory
 
-__all__ = ['BaseMemory', 'SimpleMemory']
+__all__ = ['BaseMemory', 'SimpleMemory', 'NeighbourhoodMemory']

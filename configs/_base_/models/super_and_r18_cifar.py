@@ -1,0 +1,19 @@
+# Super-AND (Han et al. 2020): two CIFAR ResNet-18 trunks (3x3 stem, no max-pool), one on
+# RGB and one on the fixed gray -> Sobel-x/y image, pooled features concatenated
+# (2 x 512) -> fc -> 128 -> L2; AND's non-parametric classifier over the bank (tau 0.1,
+# momentum 0.5 on the OLD entry, k = 1 neighbour as NeighbourhoodDiscoveryHook) plus the
+# augmentation loss (tau 0.1) and the UE loss (w = 0.2 * (epoch_in_round // 80), own logit
+# set to -10 as the official code). Downstream transfer uses the RGB trunk
+# (state dict under `backbone.trunk.`).
+model = dict(
+    type='SuperAND',
+    backbone=dict(type='SobelResNet',
+                  trunk=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ))),
+    neck=dict(type='LinearNeck', in_channels=1024, out_channels=128),
+    head=dict(type='ANDHead', temperature=0.1),
+    memory=dict(type='NeighbourhoodMemory', feat_dim=128, momentum=0.5, num_neighbours=1),
+    aug_temperature=0.1,
+    ue_step=80,
+    ue_factor=0.2,
+    ue_self_logit=-10.0,
+)

@@ -1,0 +1,31 @@
+# Super-AND on Fashion-MNIST (gray -> RGB, 32x32, device-resident data path, two views
+# augmented on the device) with the CIFAR recipe (RGB + Sobel ResNet-18 trunks, tau 0.1,
+# bank momentum 0.5, bs 128, SGD Nesterov lr 0.03 m 0.9 wd 5e-4, select_rate 0.25, k 1)
+# on the shortened schedule of configs/and/r18_fmnist.py: 3 rounds x 20 epochs (the
+# paper: 5 x 200), lr restarted every round and x0.1 at epochs 8, 12, 16 of the round,
+# UE weight 0.2 * (epoch_in_round // 8) (80 of 200 scaled by 0.1).
+_base_ = [
+    '../_base_/models/super_and_r18_cifar.py',
+    '../_base_/datasets/fmnist_device.py',
+    '../_base_/default_runtime.py',
+]
+num_rounds = 3
+epochs_per_round = 20
+
+model = dict(ue_step=8)
+train_dataloader = dict(drop_last=True)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=5e-4, nesterov=True))
+param_scheduler = [
+    dict(type='RoundMultiStepLR', epochs_per_round=epochs_per_round,
+         milestones=[8, 12, 16], gamma=0.1)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=num_rounds * epochs_per_round)
+custom_hooks = [
+    dict(type='KNNEvalHook', train_dataloader={{_base_.knn_train_dataloader}},
+         val_dataloader={{_base_.knn_val_dataloader}}, interval=1, k=200, temperature=0.1),
+    dict(type='NeighbourhoodDiscoveryHook', epochs_per_round=epochs_per_round,
+         select_rate=0.25, k=1, temperature=0.1),
+]
+default_hooks = dict(checkpoint=dict(interval=10))
