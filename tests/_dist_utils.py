@@ -39,6 +39,7 @@ def _worker(rank: int, fn: Callable, world_size: int, port: int, args: tuple,
         result = fn(*args)
         with open(os.path.join(out_dir, f'{rank}.pkl'), 'wb') as f:
             pickle.dump(result, f)
+        torch_dist.barrier()  # no rank leaves while another still uses the group
     finally:
         torch_dist.destroy_process_group()
 

@@ -21,8 +21,8 @@ from mmengine.runner import Runner, load_checkpoint
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from selfemb.apis import build_model_from_cfg  # noqa: E402  (imports every registration)
-from selfemb.engine.dist import init_distributed  # noqa: E402
-from selfemb.engine.hooks.knn_eval_hook import knn_evaluate  # noqa: E402
+from selfemb.engine.dist import init_distributed, shutdown_distributed  # noqa: E402
+from selfemb.engine.hooks.knn_eval_hook import knn_evaluate, resolve_loader_cfg  # noqa: E402,E501
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,8 +72,10 @@ def main() -> None:
         model = model.cuda()
 
     seed = cfg.get('randomness', {}).get('seed')
-    train_loader = Runner.build_dataloader(hook['train_dataloader'], seed=seed)
-    val_loader = Runner.build_dataloader(hook['val_dataloader'], seed=seed)
+    train_loader = Runner.build_dataloader(resolve_loader_cfg(hook['train_dataloader'], cfg),
+                                           seed=seed)
+    val_loader = Runner.build_dataloader(resolve_loader_cfg(hook['val_dataloader'], cfg),
+                                         seed=seed)
     if get_rank() == 0:
         print(f'kNN evaluation of {args.checkpoint} ({args.config})\n'
               f'  reference: {len(train_loader.dataset)} samples, '
@@ -86,6 +88,7 @@ def main() -> None:
         print(f"kNN top-1: {metrics['knn_top1']:.2f}  top-5: {metrics['knn_top5']:.2f}")
         sys.stdout.write(json.dumps(metrics) + '\n')
         sys.stdout.flush()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from selfemb.engine.dist import init_distributed  # noqa: E402
+from selfemb.engine.dist import init_distributed, shutdown_distributed  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -69,6 +69,7 @@ def main() -> None:
     init_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
     runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

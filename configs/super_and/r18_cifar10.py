@@ -24,8 +24,8 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=num_rounds * epochs_per_round)
 custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader={{_base_.knn_train_dataloader}},
-         val_dataloader={{_base_.knn_val_dataloader}}, interval=10, k=200, temperature=0.1),
+    dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
+         val_dataloader='knn_val_dataloader', interval=10, k=200, temperature=0.1),
     dict(type='NeighbourhoodDiscoveryHook', epochs_per_round=epochs_per_round,
          select_rate=0.25, k=1, temperature=0.1),
 ]

@@ -19,3 +19,11 @@ def init_distributed(launcher: str, dist_cfg: dict) -> None:
         dist.init_process_group('gloo')
         return
     init_dist(launcher, **dist_cfg)
+
+
+def shutdown_distributed() -> None:
+    """Wait for every rank, then close the process group, so no rank exits while another
+    still talks to it (gloo aborts a process whose peer vanished mid-connection)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

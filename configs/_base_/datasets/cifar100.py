@@ -1,45 +1,13 @@
-# CIFAR-100 (python pickles, 100 fine labels) with the per-image CPU pipeline of ISIF / NPID.
+# CIFAR-100 (python pickles, 100 fine labels) with the per-image CPU pipeline of
+# ISIF / NPID: the CIFAR-10 file's pipeline and loaders on another source.
 # mean / std: the official Super-AND CIFAR-100 values (0.5071, 0.4866, 0.4409) /
 # (0.2009, 0.1984, 0.2023) on the 0-255 scale.
+_base_ = ['./cifar10.py']
 dataset_type = 'CIFAR100'
 data_root = 'data/cifar100'
+source = dict(type=dataset_type, data_root=data_root)
 
-data_preprocessor = dict(
-    type='SelfSupPreprocessor',
-    mean=[129.3105, 124.083, 112.4295],
-    std=[51.2295, 50.592, 51.5865],
-    num_views=2)
-
-view_pipeline = [
-    dict(type='mmpretrain.RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.0)),
-    dict(type='mmpretrain.RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.299, 0.587, 0.114)),
-    dict(type='mmpretrain.ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4,
-         hue=0.4),
-    dict(type='RandomFlip', prob=0.5),
-]
-train_pipeline = [
-    dict(type='mmpretrain.MultiView', num_views=2, transforms=[view_pipeline]),
-    dict(type='mmpretrain.PackInputs'),
-]
-test_pipeline = [dict(type='mmpretrain.PackInputs')]
-
-
-def _loader(split, pipeline, shuffle, batch_size, workers=8):
-    return dict(
-        batch_size=batch_size,
-        num_workers=workers,
-        persistent_workers=False,  # re-seeded per epoch: exact --resume
-        worker_init_fn=dict(type='selfemb.seed_worker_from_torch'),
-        sampler=dict(type='DefaultSampler', shuffle=shuffle),
-        collate_fn=dict(type='pseudo_collate'),
-        dataset=dict(type=dataset_type, data_root=data_root, split=split, pipeline=pipeline))
-
-
-train_dataloader = _loader('train', train_pipeline, True, 128)
-knn_train_dataloader = _loader('train', test_pipeline, False, 512, workers=2)
-knn_val_dataloader = _loader('test', test_pipeline, False, 512, workers=2)
-custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader=knn_train_dataloader,
-         val_dataloader=knn_val_dataloader, interval=10, k=200, temperature=0.1)
-]
+data_preprocessor = dict(mean=[129.3105, 124.083, 112.4295], std=[51.2295, 50.592, 51.5865])
+train_dataloader = dict(dataset=source)
+knn_train_dataloader = dict(dataset=source)
+knn_val_dataloader = dict(dataset=source)

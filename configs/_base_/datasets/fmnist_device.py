@@ -33,6 +33,6 @@ train_dataloader = _loader('train', True, 128)
 knn_train_dataloader = _loader('train', False, 512)
 knn_val_dataloader = _loader('test', False, 512)
 custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader=knn_train_dataloader,
-         val_dataloader=knn_val_dataloader, interval=1, k=200, temperature=0.1)
+    dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
+         val_dataloader='knn_val_dataloader', interval=1, k=200, temperature=0.1)
 ]

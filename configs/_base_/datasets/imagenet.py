@@ -47,6 +47,6 @@ train_dataloader = _loader('meta/train.txt', 'train', train_pipeline, True, 32)
 knn_train_dataloader = _loader('meta/train.txt', 'train', test_pipeline, False, 128)
 knn_val_dataloader = _loader('meta/val.txt', 'val', test_pipeline, False, 128)
 custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader=knn_train_dataloader,
-         val_dataloader=knn_val_dataloader, interval=10, k=200, temperature=0.07)
+    dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
+         val_dataloader='knn_val_dataloader', interval=10, k=200, temperature=0.07)
 ]

@@ -68,6 +68,16 @@ def knn_evaluate(model: torch.nn.Module, train_loader, val_loader, k: int = 200,
     return payload[0]
 
 
+def resolve_loader_cfg(loader: Union[dict, str, DataLoader], cfg) -> Union[dict, DataLoader]:
+    """A dataloader config given directly, or by the name of a top-level config key."""
+    if not isinstance(loader, str):
+        return loader
+    if cfg is None or loader not in cfg:
+        raise KeyError(f'KNNEvalHook: the config has no top-level {loader!r} dataloader '
+                       '(name a key such as knn_train_dataloader, or give the dict itself)')
+    return cfg[loader]
+
+
 @HOOKS.register_module()
 class KNNEvalHook(Hook):
     """Weighted kNN accuracy of the current model after every ``interval`` train epochs
@@ -85,8 +95,10 @@ class KNNEvalHook(Hook):
     before the checkpoint hook (``VERY_LOW``).
 
     Args:
-        train_dataloader: dataloader config (or DataLoader) of the kNN reference set.
-        val_dataloader: dataloader config (or DataLoader) of the kNN query set.
+        train_dataloader: dataloader config (or DataLoader) of the kNN reference set, or
+            the name of a top-level config key holding it (the dataset base configs use
+            ``'knn_train_dataloader'``, so it merges and overrides like any other key).
+        val_dataloader: the same for the kNN query set (``'knn_val_dataloader'``).
         interval: evaluate every ``interval`` epochs (and always after the last epoch).
         k: number of neighbours; must not exceed the size of the reference set.
         temperature: sigma of the vote weight exp(sim / sigma).
@@ -95,8 +107,8 @@ class KNNEvalHook(Hook):
     """
     priority = 'LOW'
 
-    def __init__(self, train_dataloader: Union[dict, DataLoader],
-                 val_dataloader: Union[dict, DataLoader], interval: int = 1, k: int = 200,
+    def __init__(self, train_dataloader: Union[dict, str, DataLoader],
+                 val_dataloader: Union[dict, str, DataLoader], interval: int = 1, k: int = 200,
                  temperature: float = 0.1, feature: str = 'embedding',
                  num_classes: Optional[int] = None) -> None:
         if interval < 1 or k < 1 or temperature <= 0:
@@ -113,8 +125,9 @@ class KNNEvalHook(Hook):
 
     def before_train(self, runner) -> None:
         if self._loaders is None:
-            self._loaders = tuple(runner.build_dataloader(cfg, seed=runner.seed)
-                                  for cfg in (self.train_dataloader, self.val_dataloader))
+            self._loaders = tuple(
+                runner.build_dataloader(resolve_loader_cfg(cfg, runner.cfg), seed=runner.seed)
+                for cfg in (self.train_dataloader, self.val_dataloader))
             check_knn_loaders(*self._loaders, self.k)
 
     def after_train_epoch(self, runner) -> None:
