@@ -7,11 +7,12 @@ forward -> backward -> optimizer step, with the loss read back every step as the
 logger does. Model-only: the same steps on one already-preprocessed batch, reused.
 Both count images per second (one image = all its views). The last line is JSON.
 
-    python tools/benchmark.py --discovery N [--chunk-size C] [--bf16]
+    python tools/benchmark.py --discovery N [--chunk-size C] [--precision fp16] [--no-fused]
 
 AND's neighbourhood discovery on a synthetic N x 128 L2-normalised bank on the available
 device (entropy + 1 nearest neighbour of every row, anchors at select_rate 0.25): prints
-the seconds it takes (after one untimed warm-up on a 4096-row slice); the last line is JSON.
+the seconds it takes, in total and per part (after one untimed warm-up on a 4096-row
+slice); the last line is JSON.
 """
 import argparse
 import json
@@ -26,8 +27,9 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from selfemb.apis import build_model_from_cfg  # noqa: E402
-from selfemb.models.utils import (entropy_and_neighbours, num_anchors,  # noqa: E402
-                                  select_anchors)
+from selfemb.engine.hooks.neighbourhood_discovery_hook import PRECISIONS  # noqa: E402
+from selfemb.models.utils import (nearest_neighbours, num_anchors,  # noqa: E402
+                                  select_anchors, softmax_entropy)
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,7 +38,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--discovery', type=int, metavar='N',
                         help='time AND neighbourhood discovery on an N x 128 bank instead')
     parser.add_argument('--chunk-size', type=int, help='discovery rows per block (default: auto)')
-    parser.add_argument('--bf16', action='store_true', help='bf16 discovery matmul')
+    parser.add_argument('--precision', choices=sorted(PRECISIONS), default='fp32',
+                        help='discovery similarity precision (fp16 is the fast GPU choice)')
+    parser.add_argument('--bf16', action='store_true', help='same as --precision bf16')
+    parser.add_argument('--no-fused', action='store_true',
+                        help='discovery entropy by blocked matmul, not the fused kernel')
     parser.add_argument('--amp', action='store_true', help='bf16 autocast')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--iters', type=int, default=50, help='timed iterations')
@@ -69,7 +75,7 @@ def forever(loader):
 
 
 def discovery(args: argparse.Namespace) -> None:
-    """Time ``entropy_and_neighbours`` + anchor selection on a random N x 128 bank."""
+    """Time the entropy, the neighbours and anchor selection on a random N x 128 bank."""
     if args.discovery < 2:
         raise SystemExit(f'--discovery needs N >= 2 bank rows, got {args.discovery}')
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -77,24 +83,37 @@ def discovery(args: argparse.Namespace) -> None:
     gen = torch.Generator(device=device).manual_seed(0)
     bank = torch.nn.functional.normalize(
         torch.randn(n, 128, device=device, generator=gen), dim=1)
-    dtype = torch.bfloat16 if args.bf16 else torch.float32
+    dtype = PRECISIONS['bf16' if args.bf16 else args.precision]
+    times = {}
 
-    def run(rows: torch.Tensor) -> torch.Tensor:
-        entropy, _ = entropy_and_neighbours(rows, 1, 0.1, args.chunk_size, dtype)
-        return select_anchors(entropy, num_anchors(len(rows), 1, 0.25))
+    def clock(name: str, fn):
+        sync(device)
+        start = time.perf_counter()
+        out = fn()
+        sync(device)
+        times[name] = times.get(name, 0.0) + time.perf_counter() - start
+        return out
+
+    def run(rows: torch.Tensor):
+        entropy, method = clock('entropy', lambda: softmax_entropy(
+            rows, 0.1, args.chunk_size, dtype, fused=not args.no_fused))
+        clock('neighbours', lambda: nearest_neighbours(rows, 1, args.chunk_size, dtype))
+        anchors = clock('select', lambda: select_anchors(entropy, num_anchors(len(rows), 1, 0.25)))
+        return anchors, method
 
     run(bank[:min(n, 4096)])  # warm-up: kernels, allocator
-    sync(device)
-    start = time.perf_counter()
-    anchors = run(bank)
-    sync(device)
-    seconds = time.perf_counter() - start
+    times.clear()
+    anchors, method = run(bank)
+    seconds = sum(times.values())
     result = dict(
         discovery=n, dim=128, k=1, select_rate=0.25, chunk_size=args.chunk_size or 'auto',
-        dtype=str(dtype).replace('torch.', ''), num_anchors=int(anchors.sum()),
+        dtype=str(dtype).replace('torch.', ''), entropy_method=method,
+        num_anchors=int(anchors.sum()),
         device=torch.cuda.get_device_name(device) if device.type == 'cuda'
-        else f'cpu ({torch.get_num_threads()} threads)', seconds=round(seconds, 3))
-    print(f"{result['device']}: discovery on {n} x 128 took {result['seconds']} s")
+        else f'cpu ({torch.get_num_threads()} threads)', seconds=round(seconds, 3),
+        **{f'{name}_seconds': round(t, 3) for name, t in times.items()})
+    print(f"{result['device']}: discovery on {n} x 128 took {result['seconds']} s "
+          f"(entropy {method} {times['entropy']:.2f} s, neighbours {times['neighbours']:.2f} s)")
     print(json.dumps(result))
 
 

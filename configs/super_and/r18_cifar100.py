@@ -10,23 +10,6 @@
 _base_ = [
     '../_base_/models/super_and_r18_cifar.py',
     '../_base_/datasets/cifar100.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/and_rounds_5x200e.py',
 ]
-num_rounds = 5
-epochs_per_round = 200
-
 train_dataloader = dict(drop_last=True)
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=5e-4, nesterov=True))
-param_scheduler = [
-    dict(type='RoundMultiStepLR', epochs_per_round=epochs_per_round,
-         milestones=[80, 120, 160], gamma=0.1)
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=num_rounds * epochs_per_round)
-custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
-         val_dataloader='knn_val_dataloader', interval=10, k=200, temperature=0.1),
-    dict(type='NeighbourhoodDiscoveryHook', epochs_per_round=epochs_per_round,
-         select_rate=0.25, k=1, temperature=0.1),
-]

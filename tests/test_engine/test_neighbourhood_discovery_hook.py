@@ -157,8 +157,8 @@ def test_hook_checks_its_memory_and_arguments():
         NeighbourhoodDiscoveryHook(1).before_run(stand_in_runner(torch.nn.Linear(2, 2)))
     with pytest.raises(ValueError, match='select_rate=0'):
         NeighbourhoodDiscoveryHook(1, select_rate=0)
-    with pytest.raises(ValueError, match="'fp16'"):
-        NeighbourhoodDiscoveryHook(1, precision='fp16')
+    with pytest.raises(ValueError, match="'fp64'"):
+        NeighbourhoodDiscoveryHook(1, precision='fp64')
 
 
 # ----- a real Runner: configs/and/r18_fmnist.py on tiny data --------------------------
@@ -174,7 +174,8 @@ def tiny_and_cfg(data_root, work_dir, epochs_per_round: int = 1, rounds: int = 2
     cfg = Config.fromfile(ROOT / 'configs/and/r18_fmnist.py')
     cfg.train_dataloader.dataset.dataset.data_root = str(data_root)
     cfg.train_dataloader.batch_size = 16
-    cfg.custom_hooks = [dict(cfg.custom_hooks[1], epochs_per_round=epochs_per_round)]
+    cfg.custom_hooks = []
+    cfg.default_hooks.neighbourhood_discovery.epochs_per_round = epochs_per_round
     cfg.param_scheduler = [dict(cfg.param_scheduler[0], epochs_per_round=epochs_per_round,
                                 milestones=[])]
     cfg.train_cfg.max_epochs = rounds * epochs_per_round

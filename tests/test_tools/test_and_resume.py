@@ -11,7 +11,7 @@ from tests.test_tools.test_train_resume import state, train
 
 CONFIG = 'configs/and/r18_fmnist.py'
 # 2 rounds x 2 epochs; lr x0.1 after the first epoch of each round
-ROUNDS = ['custom_hooks.1.epochs_per_round=2', 'param_scheduler.0.epochs_per_round=2',
+ROUNDS = ['default_hooks.neighbourhood_discovery.epochs_per_round=2', 'param_scheduler.0.epochs_per_round=2',
           'param_scheduler.0.milestones=[1]']
 
 

@@ -12,7 +12,7 @@ from selfemb.models.utils import (entropy_and_neighbours, neighbourhood_consiste
                                   select_anchors)
 from selfemb.registry import HOOKS
 
-PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16}
+PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
 @HOOKS.register_module()
@@ -46,27 +46,31 @@ class NeighbourhoodDiscoveryHook(Hook):
         k: Neighbours per anchor (1); must equal the memory's ``num_neighbours``.
         temperature: τ of the entropy's softmax (0.1).
         chunk_size: Bank rows per similarity block; ``None``: automatic (memory bound).
-        precision: ``'fp32'`` or ``'bf16'`` similarity matmul.
+        precision: ``'fp32'``, ``'fp16'`` or ``'bf16'`` similarities (fp16 is the fast
+            choice on a GPU: unit vectors need no bf16 range, and fp16 keeps 3 more bits).
+        fused: entropy through the fused attention kernel (see
+            :func:`~selfemb.models.utils.softmax_entropy`); ``False``: blocked matmul.
     """
 
     priority = 'NORMAL'
 
     def __init__(self, epochs_per_round: int, select_rate: float = 0.25, k: int = 1,
                  temperature: float = 0.1, chunk_size: Optional[int] = None,
-                 precision: str = 'fp32') -> None:
+                 precision: str = 'fp32', fused: bool = True) -> None:
         if epochs_per_round < 1 or not 0 < select_rate <= 1 or k < 1 or temperature <= 0:
             raise ValueError('NeighbourhoodDiscoveryHook needs epochs_per_round >= 1, '
                              '0 < select_rate <= 1, k >= 1 and temperature > 0, got '
                              f'epochs_per_round={epochs_per_round}, select_rate={select_rate}, '
                              f'k={k}, temperature={temperature}')
         if precision not in PRECISIONS:
-            raise ValueError(f"NeighbourhoodDiscoveryHook precision must be 'fp32' or 'bf16', "
-                             f'got {precision!r}')
+            raise ValueError(f'NeighbourhoodDiscoveryHook precision must be one of '
+                             f'{sorted(PRECISIONS)}, got {precision!r}')
         if chunk_size is not None and chunk_size < 1:
             raise ValueError(f'NeighbourhoodDiscoveryHook chunk_size must be >= 1, '
                              f'got {chunk_size}')
         self.epochs_per_round, self.select_rate, self.k = epochs_per_round, select_rate, k
         self.temperature, self.chunk_size, self.precision = temperature, chunk_size, precision
+        self.fused = fused
 
     @staticmethod
     def memory_of(runner) -> NeighbourhoodMemory:
@@ -141,7 +145,8 @@ class NeighbourhoodDiscoveryHook(Hook):
         if dist.get_rank() == 0:
             try:
                 entropy, neighbours = entropy_and_neighbours(
-                    bank, self.k, self.temperature, self.chunk_size, PRECISIONS[self.precision])
+                    bank, self.k, self.temperature, self.chunk_size, PRECISIONS[self.precision],
+                    self.fused)
                 count = num_anchors(n, round_idx, self.select_rate)
                 anchor = select_anchors(entropy, count).to(torch.uint8)
             except Exception as err:  # re-raised on every rank, so none waits forever

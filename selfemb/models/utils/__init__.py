@@ -1,9 +1,10 @@
 from .distributed import all_gather_cat, all_reduce_mean
-from .neighbourhood import (entropy_and_neighbours, neighbourhood_consistency, num_anchors,
-                            select_anchors)
+from .neighbourhood import (entropy_and_neighbours, nearest_neighbours,
+                            neighbourhood_consistency, num_anchors, select_anchors,
+                            softmax_entropy)
 from .samples import sample_indices
 from .sobel import SobelFilter, sobel_filter
 
 __all__ = ['all_gather_cat', 'all_reduce_mean', 'sample_indices', 'SobelFilter', 'sobel_filter',
-           'entropy_and_neighbours', 'num_anchors', 'select_anchors',
+           'entropy_and_neighbours', 'softmax_entropy', 'nearest_neighbours', 'num_anchors', 'select_anchors',
            'neighbourhood_consistency']

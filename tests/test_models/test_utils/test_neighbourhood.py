@@ -2,8 +2,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfemb.models.utils import (entropy_and_neighbours, neighbourhood_consistency, num_anchors,
-                                  select_anchors)
+from selfemb.models.utils import (entropy_and_neighbours, nearest_neighbours,
+                                  neighbourhood_consistency, num_anchors, select_anchors,
+                                  softmax_entropy)
+from selfemb.models.utils import neighbourhood as nb
 
 
 def brute_force(bank: torch.Tensor, k: int, tau: float):
@@ -20,9 +22,10 @@ def brute_force(bank: torch.Tensor, k: int, tau: float):
 def test_matches_brute_force_for_every_chunk_size(tau):
     bank = F.normalize(torch.randn(97, 16, generator=torch.Generator().manual_seed(0)), dim=1)
     ref_entropy, ref_neighbours = brute_force(bank, 3, tau)
-    for chunk in (1, 7, 32, 97, 500, None):
+    for chunk, fused in ((1, False), (7, True), (32, False), (97, True), (500, False),
+                         (None, True), (None, False)):
         entropy, neighbours = entropy_and_neighbours(bank, k=3, temperature=tau,
-                                                     chunk_size=chunk)
+                                                     chunk_size=chunk, fused=fused)
         assert entropy.dtype == torch.float32 and neighbours.dtype == torch.long
         torch.testing.assert_close(entropy.double(), ref_entropy, rtol=1e-5, atol=1e-5)
         assert torch.equal(neighbours, ref_neighbours), chunk
@@ -33,6 +36,44 @@ def test_self_is_excluded_even_with_duplicates():
     bank = torch.cat([base, base])  # row i and row i + 5 are identical
     _, neighbours = entropy_and_neighbours(bank, k=1, temperature=0.1, chunk_size=3)
     assert neighbours[:, 0].tolist() == [5, 6, 7, 8, 9, 0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16, torch.float16])
+def test_fused_entropy_is_used_and_matches_brute_force(dtype):
+    bank = F.normalize(torch.randn(300, 64, generator=torch.Generator().manual_seed(3)), dim=1)
+    ref, _ = brute_force(bank, 1, 0.1)
+    entropy, method = softmax_entropy(bank, 0.1, dtype=dtype)
+    assert method == 'fused'
+    tol = {torch.float32: 1e-4, torch.bfloat16: 0.05, torch.float16: 0.01}[dtype]
+    torch.testing.assert_close(entropy.double(), ref, rtol=0, atol=tol)
+
+
+def test_fused_entropy_falls_back_when_the_check_fails(monkeypatch):
+    bank = F.normalize(torch.randn(80, 16, generator=torch.Generator().manual_seed(4)), dim=1)
+    ref, _ = brute_force(bank, 1, 0.1)
+    broken = lambda x, scale: (x.new_zeros(x.shape), x.new_zeros(x.size(0)))  # noqa: E731
+    monkeypatch.setattr(nb, '_attention', broken)
+    with pytest.warns(UserWarning, match='differs from the blocked'):
+        entropy, method = softmax_entropy(bank, 0.1)
+    assert method == 'blocked'
+    torch.testing.assert_close(entropy.double(), ref, rtol=1e-5, atol=1e-5)
+
+    def missing(x, scale):
+        raise RuntimeError('no kernel image is available')
+
+    monkeypatch.setattr(nb, '_attention', missing)
+    with pytest.warns(UserWarning, match='no fused attention kernel'):
+        assert softmax_entropy(bank, 0.1)[1] == 'blocked'
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float16])
+def test_nearest_neighbours_exclude_self_in_every_precision(dtype):
+    bank = F.normalize(torch.randn(50, 8, generator=torch.Generator().manual_seed(5)), dim=1)
+    _, ref = brute_force(bank, 2, 0.1)
+    got = nearest_neighbours(bank, 2, chunk_size=9, dtype=dtype)
+    assert (got != torch.arange(50)[:, None]).all()
+    if dtype == torch.float32:
+        assert torch.equal(got, ref)
 
 
 def test_bf16_matmul_is_close():

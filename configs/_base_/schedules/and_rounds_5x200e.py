@@ -1,0 +1,27 @@
+# AND / Super-AND round schedule (CIFAR / SVHN recipe): bs from the dataset base, SGD
+# Nesterov lr 0.03 m 0.9 wd 5e-4; 5 rounds x 200 epochs, round 0 instance
+# discrimination; before round r the lowest-entropy min(r * 0.25, 1) of the samples
+# become anchors with their nearest neighbour (k 1, tau 0.1); the lr restarts every
+# round: 0.03, x0.1 at epochs 80, 120, 160 of the round. (The kNN monitor comes with the
+# dataset base.)
+# To change the round length, set param_scheduler.0.epochs_per_round,
+# default_hooks.neighbourhood_discovery.epochs_per_round and train_cfg.max_epochs together.
+_base_ = ['../default_runtime.py']
+
+num_rounds = 5
+epochs_per_round = 200
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=5e-4, nesterov=True))
+param_scheduler = [
+    dict(type='RoundMultiStepLR', epochs_per_round=epochs_per_round,
+         milestones=[80, 120, 160], gamma=0.1)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=num_rounds * epochs_per_round)
+# the discovery hook sits in default_hooks (a dict, so it merges with the runtime's hooks
+# and the dataset base keeps its kNN monitor in custom_hooks)
+default_hooks = dict(
+    neighbourhood_discovery=dict(
+        type='NeighbourhoodDiscoveryHook', epochs_per_round=epochs_per_round,
+        select_rate=0.25, k=1, temperature=0.1))
