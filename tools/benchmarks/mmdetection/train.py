@@ -1,0 +1,16 @@
+"""Train a mmdetection transfer benchmark (mmdet / mmseg ship no tools/train.py in their wheels).
+
+    python tools/benchmarks/mmdetection/train.py configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py \
+        --pretrained BACKBONE.pth [--data-root DIR] [--work-dir DIR] [--cfg-options k=v ...]
+
+Usually started by tools/benchmarks/mmdetection/dist_train.sh, which converts a selfemb
+checkpoint first. See docs/transfer.md.
+"""
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from selfemb.apis.downstream import benchmark_main  # noqa: E402
+
+if __name__ == '__main__':
+    benchmark_main('mmdetection')
