@@ -13,6 +13,7 @@ Feature maps are average pooled to ``pool_size x pool_size`` and flattened (chan
 ``C * pool_size**2`` values); ``pool_size=1`` is global average pooling. Vectors are kept as
 they are. Features come back float32, in dataset order (sampler padding dropped).
 """
+import logging
 import sys
 from typing import Dict, Optional, Sequence
 
@@ -154,5 +155,6 @@ def dataset_labels(dataset, sample_idx: np.ndarray) -> Optional[np.ndarray]:
         return None
     if len(sample_idx) != len(gt):
         print_log(f'{len(sample_idx)} of {len(gt)} samples of {type(dataset).__name__} were '
-                  'extracted (does the sampler drop samples?)', logger='current', level=30)
+                  'extracted (does the sampler drop samples?)', logger='current',
+                  level=logging.WARNING)
     return gt[sample_idx].astype(np.int64)

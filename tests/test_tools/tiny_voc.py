@@ -59,7 +59,8 @@ def write_voc(root: Path, per_year: int = 4, width: int = 128, height: int = 96,
             for k in range(1 + i % 2):
                 cls = int(rng.integers(0, len(CLASSES)))
                 x1, y1 = int(rng.integers(2, width // 2)), int(rng.integers(2, height // 2))
-                x2, y2 = x1 + int(rng.integers(40, width // 2)), y1 + int(rng.integers(36, height // 2))
+                x2 = x1 + int(rng.integers(40, width // 2))
+                y2 = y1 + int(rng.integers(36, height // 2))
                 image[y1:y2, x1:x2] = 60 + 9 * cls
                 mask[y1:y2, x1:x2] = cls + 1
                 boxes.append((cls, (x1 + 1, y1 + 1, x2, y2)))

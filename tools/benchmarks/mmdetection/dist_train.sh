@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Usage: tools/benchmarks/mmdetection/dist_train.sh CONFIG SELFEMB_CHECKPOINT GPUS [train.py args]
+# Usage: tools/benchmarks/mmdetection/dist_train.sh CONFIG CHECKPOINT GPUS [train.py args]
+# (CHECKPOINT: a selfemb training checkpoint.)
 # Converts the checkpoint's backbone into WORK_DIR/backbone.pth (checked against mmdet's
 # backbone), then trains CONFIG from it: plain python for GPUS=1, torchrun otherwise.
 # WORK_DIR defaults to work_dirs/benchmarks/mmdetection/<config>/<checkpoint name>; pass
@@ -11,7 +12,8 @@ GPUS=$3
 shift 3
 ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
 PYTHON=${PYTHON:-python}
-WORK_DIR="work_dirs/benchmarks/mmdetection/$(basename "${CONFIG%.py}")/$(basename "${CHECKPOINT%.*}")"
+WORK_DIR="work_dirs/benchmarks/mmdetection/$(basename "${CONFIG%.py}")"
+WORK_DIR="$WORK_DIR/$(basename "${CHECKPOINT%.*}")"
 ARGS=("$@")
 for ((i = 0; i < ${#ARGS[@]}; i++)); do
     if [[ "${ARGS[$i]}" == "--work-dir" ]]; then WORK_DIR="${ARGS[$((i + 1))]}"; fi
@@ -21,8 +23,9 @@ PYTHONPATH="$ROOT:${PYTHONPATH:-}" "$PYTHON" \
     "$ROOT/tools/model_converters/extract_backbone_weights.py" "$CHECKPOINT" \
     "$WORK_DIR/backbone.pth" --target mmdet
 if [[ "$GPUS" == 1 ]]; then
-    PYTHONPATH="$ROOT:${PYTHONPATH:-}" exec "$PYTHON" "$ROOT/tools/benchmarks/mmdetection/train.py" \
-        "$CONFIG" --pretrained "$WORK_DIR/backbone.pth" --work-dir "$WORK_DIR" "$@"
+    PYTHONPATH="$ROOT:${PYTHONPATH:-}" exec "$PYTHON" \
+        "$ROOT/tools/benchmarks/mmdetection/train.py" "$CONFIG" \
+        --pretrained "$WORK_DIR/backbone.pth" --work-dir "$WORK_DIR" "$@"
 fi
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" exec "$PYTHON" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \

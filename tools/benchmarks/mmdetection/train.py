@@ -1,10 +1,12 @@
-"""Train a mmdetection transfer benchmark (mmdet / mmseg ship no tools/train.py in their wheels).
+"""Train a mmdetection transfer benchmark with mmengine's Runner (the mmdet wheel
+ships no tools/train.py).
 
-    python tools/benchmarks/mmdetection/train.py configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py \
+    python tools/benchmarks/mmdetection/train.py CONFIG \
         --pretrained BACKBONE.pth [--data-root DIR] [--work-dir DIR] [--cfg-options k=v ...]
 
 Usually started by tools/benchmarks/mmdetection/dist_train.sh, which converts a selfemb
-checkpoint first. See docs/transfer.md.
+checkpoint first. CONFIG:
+configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py (see docs/transfer.md).
 """
 import os.path as osp
 import sys

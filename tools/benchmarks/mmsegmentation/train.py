@@ -1,10 +1,12 @@
-"""Train a mmsegmentation transfer benchmark (mmdet / mmseg ship no tools/train.py in their wheels).
+"""Train a mmsegmentation transfer benchmark with mmengine's Runner (the mmseg wheel
+ships no tools/train.py).
 
-    python tools/benchmarks/mmsegmentation/train.py configs/benchmarks/mmsegmentation/voc12aug/fcn_r50-d8_20k_voc12aug.py \
+    python tools/benchmarks/mmsegmentation/train.py CONFIG \
         --pretrained BACKBONE.pth [--data-root DIR] [--work-dir DIR] [--cfg-options k=v ...]
 
 Usually started by tools/benchmarks/mmsegmentation/dist_train.sh, which converts a selfemb
-checkpoint first. See docs/transfer.md.
+checkpoint first. CONFIG:
+configs/benchmarks/mmsegmentation/voc12aug/fcn_r50-d8_20k_voc12aug.py (see docs/transfer.md).
 """
 import os.path as osp
 import sys
