@@ -1,6 +1,8 @@
 """tools/extract_features.py writes <split>_<layer>.npy / <split>_labels.npy / meta.json."""
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,3 +72,28 @@ def test_tool_refuses_a_wrong_checkpoint_or_loader(tiny_fmnist, tmp_path, monkey
     with pytest.raises(KeyError, match=r"no top-level dataloader \['svm_dataloader'\]"):
         run_tool(monkeypatch, ROOT / CONFIG, tmp_path / 'x.pth', '--out', tmp_path,
                  '--dataloader', 'svm_dataloader')
+
+
+@pytest.mark.slow
+@pytest.mark.dist
+def test_tool_in_two_cpu_processes_equals_one(tiny_fmnist, tmp_path):
+    torch.manual_seed(2)
+    cfg = Config.fromfile(ROOT / CONFIG)
+    torch.save(dict(state_dict=build_model_from_cfg(cfg).state_dict()), tmp_path / 'ckpt.pth')
+    outs = {}
+    for procs in (1, 2):
+        outs[procs] = tmp_path / f'out{procs}'
+        cmd = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={procs}',
+               f'--master_port={29700 + os.getpid() % 1000}',
+               str(ROOT / 'tools/extract_features.py'),
+               str(ROOT / CONFIG), str(tmp_path / 'ckpt.pth'), '--out', str(outs[procs]),
+               '--layers', 'res3', 'embedding', '--launcher', 'pytorch', '--cfg-options',
+               *options(tiny_fmnist), 'env_cfg.dist_cfg.backend=gloo']
+        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert json.loads((outs[2] / 'meta.json').read_text())['world_size'] == 2
+    for name in ('knn_train_res3', 'knn_val_embedding', 'knn_val_labels'):
+        np.testing.assert_allclose(np.load(outs[2] / f'{name}.npy'),
+                                   np.load(outs[1] / f'{name}.npy'), atol=1e-5)
