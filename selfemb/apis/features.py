@@ -14,8 +14,10 @@ Feature maps are average pooled to ``pool_size x pool_size`` and flattened (chan
 they are. Features come back float32, in dataset order (sampler padding dropped).
 """
 import logging
+import os
+import os.path as osp
 import sys
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -158,3 +160,20 @@ def dataset_labels(dataset, sample_idx: np.ndarray) -> Optional[np.ndarray]:
                   'extracted (does the sampler drop samples?)', logger='current',
                   level=logging.WARNING)
     return gt[sample_idx].astype(np.int64)
+
+
+def load_features(out_dir: str, split: str, layer: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """``(features [N, D] float32, labels [N] int64 or None)`` written by
+    ``tools/extract_features.py`` as ``<out_dir>/<split>_<layer>.npy`` and
+    ``<split>_labels.npy``."""
+    path = osp.join(out_dir, f'{split}_{layer}.npy')
+    if not osp.isfile(path):
+        have = sorted(f[:-4] for f in os.listdir(out_dir) if f.endswith('.npy')) \
+            if osp.isdir(out_dir) else []
+        raise FileNotFoundError(f'{path} does not exist (arrays in {out_dir}: {have})')
+    feats = np.load(path)
+    label_path = osp.join(out_dir, f'{split}_labels.npy')
+    labels = np.load(label_path) if osp.isfile(label_path) else None
+    if labels is not None and len(labels) != len(feats):
+        raise ValueError(f'{label_path} has {len(labels)} labels for {len(feats)} rows of {path}')
+    return feats, labels

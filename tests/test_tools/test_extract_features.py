@@ -12,7 +12,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from selfemb.apis import build_model_from_cfg, extract_features
+from selfemb.apis import build_model_from_cfg, extract_features, load_features
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = 'configs/isif/r18_fmnist.py'
@@ -54,6 +54,10 @@ def test_tool_writes_the_arrays(tiny_fmnist, tmp_path, monkeypatch):
             assert array.shape == (n, dim) and array.dtype == np.float32
         labels = np.load(out / f'{split}_labels.npy')
         assert labels.dtype == np.int64 and np.array_equal(labels, np.arange(n) % 10)
+    feats, labels = load_features(str(out), 'knn_val', 'res4')
+    assert feats.shape == (32, 256) and np.array_equal(labels, np.arange(32) % 10)
+    with pytest.raises(FileNotFoundError, match=r"arrays in .*'knn_train_embedding'"):
+        load_features(str(out), 'knn_val', 'res2')
     meta = json.loads((out / 'meta.json').read_text())
     assert meta['arrays']['knn_val_res5'] == [[32, 512], 'float32']
     # the same numbers as a direct call on the loaded model
