@@ -35,6 +35,8 @@ def test_detection_config():
     years = [d.data_prefix.sub_data_root for d in cfg.train_dataloader.dataset.datasets]
     assert years == ['VOC2007/', 'VOC2012/']
     assert cfg.val_dataloader.dataset.ann_file == 'VOC2007/ImageSets/Main/test.txt'
+    assert cfg.val_evaluator.eval_mode == '11points' and len(cfg.val_evaluator.iou_thrs) == 10
+    assert cfg.val_evaluator.iou_thrs[0] == 0.5 and cfg.val_evaluator.iou_thrs[-1] == 0.95
 
 
 def test_segmentation_config():

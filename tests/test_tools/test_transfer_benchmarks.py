@@ -83,7 +83,8 @@ def test_detection_two_iterations(voc, checkpoint, tmp_path):
     cfg.model.train_cfg.rcnn.sampler.num = 64
     cfg.model.test_cfg.rpn.update(nms_pre=200, max_per_img=50)
     log = run('mmdetection', cfg, checkpoint, voc, tmp_path / 'work')
-    assert 'pascal_voc/mAP' in log and 'Iter(train) [2/2]' in log
+    assert 'pascal_voc/mAP' in log and 'pascal_voc/AP75' in log
+    assert 'Iter(train) [2/2]' in log
 
 
 @pytest.mark.slow

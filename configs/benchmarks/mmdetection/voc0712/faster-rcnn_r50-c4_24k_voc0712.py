@@ -36,6 +36,10 @@ train_dataloader = dict(dataset=dict(ignore_keys=['dataset_type'], datasets=[
 ]))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
+# VOC07 test, 11-point AP at IoU 0.50:0.05:0.95 as detectron2's VOC evaluator (MoCo):
+# logs pascal_voc/AP50, pascal_voc/AP75, ... and pascal_voc/mAP = their mean ("AP")
+val_evaluator = dict(iou_thrs=[round(0.5 + 0.05 * i, 2) for i in range(10)])
+test_evaluator = val_evaluator
 
 max_iter = 24000
 train_cfg = dict(max_iters=max_iter, val_interval=4000)
