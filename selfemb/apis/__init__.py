@@ -1,4 +1,7 @@
-"""Small public API: build a model from a config, load a checkpoint into it."""
+"""Small public API: build a model from a config, load a checkpoint into it, extract
+per-layer features of a dataset."""
+from .features import dataset_labels, extract_features, load_features
 from .model import build_model_from_cfg, init_model
 
-__all__ = ['build_model_from_cfg', 'init_model']
+__all__ = ['build_model_from_cfg', 'init_model', 'extract_features', 'dataset_labels',
+           'load_features']
