@@ -32,8 +32,9 @@ def read_index_file(path: str) -> List[int]:
 
 def class_balanced_subset(labels: np.ndarray, percent: float, seed: int = 0) -> np.ndarray:
     """Sorted indices of a class-balanced ``percent`` % subset: from every class c with
-    n_c samples, ``max(1, round(n_c * percent / 100))`` drawn without replacement by a
-    generator seeded with ``seed`` (same labels, percent and seed -> same subset)."""
+    n_c samples, ``max(1, floor(n_c * percent / 100 + 0.5))`` (rounded half up), drawn
+    without replacement by a generator seeded with ``seed`` (same labels, percent and
+    seed -> same subset)."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) == 0:
         raise ValueError(f'labels must be a non-empty 1-d array, got shape {labels.shape}')
@@ -46,7 +47,7 @@ def class_balanced_subset(labels: np.ndarray, percent: float, seed: int = 0) -> 
     picked = []
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
-        count = max(1, int(round(len(members) * percent / 100)))
+        count = max(1, int(np.floor(len(members) * percent / 100 + 0.5)))
         picked.append(rng.choice(members, size=count, replace=False))
     return np.sort(np.concatenate(picked))
 

@@ -35,3 +35,18 @@ def test_subset_from_file(tiny_fmnist, tmp_path):
         read_index_file(str(index_file))
     with pytest.raises(FileNotFoundError, match='make_semi_subsets'):
         read_index_file(str(tmp_path / 'none.txt'))
+
+
+def test_unseen_class_config_splits_the_classes(tiny_fmnist):
+    from pathlib import Path
+
+    from mmengine.config import Config
+    root = Path(__file__).resolve().parents[2]
+    cfg = Config.fromfile(root / 'configs/isif/r18_fmnist_unseen.py')
+    init_default_scope('selfemb')
+    for key, classes in (('train_dataloader', {0, 1, 2, 3, 4}),
+                         ('knn_train_dataloader', {0, 1, 2, 3, 4}),
+                         ('knn_val_dataloader', {0, 1, 2, 3, 4}),
+                         ('recall_dataloader', {5, 6, 7, 8, 9})):
+        source = dict(cfg[key].dataset.dataset, data_root=str(tiny_fmnist))
+        assert set(DATASETS.build(source).get_gt_labels().tolist()) == classes, key
