@@ -12,8 +12,8 @@ from .tiny_data import WRITERS
 
 ROOT = Path(__file__).resolve().parents[2]
 # near-duplicates of a fast one (same code path, bigger network or other data): slow set
-SLOW = {'configs/benchmarks/linear/r18_cifar10.py', 'configs/benchmarks/semi/r50_in1k_1pct.py',
-        'configs/benchmarks/semi/r50_in1k_10pct.py'}
+SLOW = {'configs/benchmarks/linear/r18_cifar10.py', 'configs/benchmarks/linear/r50_in1k.py',
+        'configs/benchmarks/semi/r50_in1k_1pct.py', 'configs/benchmarks/semi/r50_in1k_10pct.py'}
 CONFIGS = [pytest.param(c, marks=pytest.mark.slow) if c in SLOW else c for c in sorted(
     str(p.relative_to(ROOT)) for kind in ('linear', 'semi')
     for p in (ROOT / 'configs' / 'benchmarks' / kind).glob('*.py'))]
