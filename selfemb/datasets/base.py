@@ -57,10 +57,25 @@ class FieldCacheMixin:
             self.data_list = self._get_unserialized_subset(self._indices)
         if not self.data_list:
             raise ValueError(f'{type(self).__name__}: no samples under {self.data_root!r} '
-                             f'(ann_file={self.ann_file!r}, indices={self._indices!r})')
+                             f'(ann_file={self.ann_file!r}, filter_cfg={self.filter_cfg!r}, '
+                             f'indices={self._indices!r})')
         if self.serialize_data:
             self.data_bytes, self.data_address = self._serialize_data()
         self._fully_initialized = True
+
+    def filter_data(self) -> List[dict]:
+        """Keep only the entries whose ``gt_label`` is in ``filter_cfg['classes']`` (e.g.
+        ``filter_cfg=dict(classes=[0, 1, 2, 3, 4])`` for an unseen-class split); labels are
+        kept as they are. Without ``filter_cfg`` every entry is kept."""
+        cfg = self.filter_cfg or {}
+        unknown = set(cfg) - {'classes'}
+        if unknown:
+            raise ValueError(f'{type(self).__name__}: unknown filter_cfg keys {sorted(unknown)}'
+                             " (supported: 'classes')")
+        if cfg.get('classes') is None:
+            return self.data_list
+        keep = {int(c) for c in cfg['classes']}
+        return [info for info in self.data_list if int(info['gt_label']) in keep]
 
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
         super().get_subset_(indices)

@@ -1,0 +1,25 @@
+# Linear probe: a FROZEN CIFAR ResNet-18 (every stage frozen, BN statistics fixed),
+# global average pooling, one fc layer. The backbone comes from a selfemb checkpoint:
+# mmengine's PretrainedInit reads the checkpoint's state_dict, keeps the keys starting
+# with `prefix` and strips it ('backbone.conv1.weight' -> 'conv1.weight'), then loads
+# them into this backbone. Point it at your run with
+#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/<run>/epoch_N.pth
+# (a backbone-only file from extract_backbone_weights.py: add model.backbone.init_cfg.prefix=None).
+model = dict(
+    type='mmpretrain.ImageClassifier',
+    backbone=dict(
+        type='mmpretrain.ResNet_CIFAR',
+        depth=18,
+        out_indices=(3, ),
+        frozen_stages=4,  # stem + the 4 stages: requires_grad False, kept in eval mode
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained', checkpoint='work_dirs/isif_r18_cifar10/epoch_200.pth',
+                      prefix='backbone.')),
+    neck=dict(type='mmpretrain.GlobalAveragePooling'),
+    head=dict(
+        type='mmpretrain.LinearClsHead',
+        num_classes=10,
+        in_channels=512,
+        loss=dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5)),
+)

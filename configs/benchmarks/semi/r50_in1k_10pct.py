@@ -1,0 +1,5 @@
+# Semi-supervised ImageNet, 10% labels: as r50_in1k_1pct.py (whole ResNet-50 fine-tuned,
+# backbone lr 0.01) with the head's lr x10 and the 10% subset file.
+_base_ = ['./r50_in1k_1pct.py']
+train_dataloader = dict(dataset=dict(index_file='data/imagenet/meta/train_10pct_seed0.txt'))
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=10.)}))
