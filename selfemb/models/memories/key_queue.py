@@ -28,8 +28,9 @@ class KeyQueue(nn.Module):
     def push(self, keys: torch.Tensor) -> None:
         """Enqueue the all-gathered ``B x D`` keys, overwriting the oldest rows."""
         keys = all_gather_cat(keys.detach().to(self.keys.dtype))
-        length = self.keys.size(0)
-        keys = keys[-length:]
-        rows = (int(self.ptr) + torch.arange(keys.size(0), device=self.keys.device)) % length
+        length, total = self.keys.size(0), keys.size(0)
+        keys = keys[-length:]  # as if written one by one: the batch's last keys survive
+        start = int(self.ptr) + total - keys.size(0)
+        rows = (start + torch.arange(keys.size(0), device=self.keys.device)) % length
         self.keys[rows] = keys
-        self.ptr.fill_((int(self.ptr) + keys.size(0)) % length)
+        self.ptr.fill_((int(self.ptr) + total) % length)

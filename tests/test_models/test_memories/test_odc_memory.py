@@ -5,7 +5,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from selfemb.models.memories import ODCMemory
+from selfemb.models.memories import KeyQueue, ODCMemory
 from selfemb.models.utils.clustering import nearest_centroid
 
 from tests._dist_utils import run_in_processes
@@ -97,20 +97,45 @@ def _steps(world: int = 2) -> dict:
     mem = ODCMemory(feat_dim=8, momentum=0.5, num_clusters=5, interval=2, min_cluster=3)
     mem.setup(40, seed=0)
     mem.init_clusters(torch.arange(40) % 5, feats)
+    queue = KeyQueue(length=10, feat_dim=8)
     gen = torch.Generator().manual_seed(100)
     for _ in range(4):  # every rank draws the whole batch and applies its own share
         idx = torch.randperm(40, generator=gen)[:6 * world]
         new = F.normalize(torch.randn(6 * world, 8, generator=gen), dim=1)
         own = slice(None) if rank is None else slice(6 * rank, 6 * (rank + 1))
         mem.update(idx[own], new[own])
+        queue.push(new[own])  # 12 keys into 10 rows: wraps around
     mem.flush()
-    return {k: v.clone() for k, v in mem.state_dict().items()}
+    return dict({k: v.clone() for k, v in mem.state_dict().items()},
+                queue=queue.keys.clone(), ptr=queue.ptr.clone())
 
 
 def test_two_gloo_ranks_hold_identical_bank_labels_centroids():
     ranks = run_in_processes(_steps, 2)
     reference = _steps()  # one process applying the whole (gathered) batch
-    for key in ('bank', 'labels', 'centroids', 'num_updates'):
+    for key in ('bank', 'labels', 'centroids', 'num_updates', 'queue', 'ptr'):
         assert torch.equal(ranks[0][key], ranks[1][key]), key
         torch.testing.assert_close(ranks[0][key], reference[key], rtol=0, atol=1e-6, msg=key)
-    assert int(reference['num_updates']) == 4
+    assert int(reference['num_updates']) == 4 and int(reference['ptr']) == 48 % 10 == 8
+
+
+def test_key_queue_overwrites_the_oldest_rows():
+    queue = KeyQueue(length=5, feat_dim=2)
+    init = queue.keys.clone()
+    keys = F.normalize(torch.randn(7, 2), dim=1)
+    queue.push(keys[:3])
+    assert torch.equal(queue.keys[:3], keys[:3]) and torch.equal(queue.keys[3:], init[3:])
+    queue.push(keys[3:])  # rows 3, 4, then 0, 1
+    assert torch.equal(queue.keys[[3, 4, 0, 1, 2]], keys[[3, 4, 5, 6, 2]])
+    assert int(queue.ptr) == 2
+
+
+def test_key_queue_batch_longer_than_the_queue_equals_one_by_one():
+    keys = F.normalize(torch.randn(7, 2), dim=1)
+    whole, single = KeyQueue(length=5, feat_dim=2), KeyQueue(length=5, feat_dim=2)
+    whole.push(keys[:2])
+    single.push(keys[:2])
+    whole.push(keys)
+    for key in keys:
+        single.push(key[None])
+    assert torch.equal(whole.keys, single.keys) and int(whole.ptr) == int(single.ptr) == 4
