@@ -107,11 +107,15 @@ class ODCMemory(SimpleMemory):
         super().flush()
         if pending is None or not bool(self.initialized):
             return
-        indices = pending[0]
-        self.labels[indices] = nearest_centroid(self.bank[indices], self.centroids)
+        self.relabel(pending[0])
         self.num_updates += 1
         if int(self.num_updates) % self.interval == 0:
             self.update_centroids()
+
+    @torch.no_grad()
+    def relabel(self, indices: torch.Tensor) -> None:
+        """Assign the bank rows ``indices`` to their nearest centroid."""
+        self.labels[indices] = nearest_centroid(self.bank[indices], self.centroids)
 
     @torch.no_grad()
     def update_centroids(self) -> int:
