@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
+from selfemb.models.memories import KeyQueue
 from tests.conftest import write_fashion_mnist
 from tests.test_tools.test_train_resume import state, train
 
@@ -37,3 +38,16 @@ def test_interclr_resume_continues_exactly(tmp_path):
         torch.testing.assert_close(full[key], resumed[key], rtol=0, atol=0, msg=key)
     assert int(full['memory.num_updates']) == 4  # 2 epochs x 2 steps (saving flushes)
     assert full['memory.labels'].shape == (32, ) and bool(full['memory.initialized'])
+
+
+@pytest.mark.slow
+def test_interclr_trains_in_two_gloo_processes(tmp_path):
+    data = write_fashion_mnist(tmp_path / 'data', num_train=32, num_test=16)
+    log = train(CONFIG, tmp_path / 'run', data, *SMALL, 'train_cfg.max_epochs=1',
+                launcher='pytorch')
+    assert 'ODCInitHook: k-means of 32 samples into 4 clusters' in log
+    assert 'knn/top1' in log
+    ckpt = state(tmp_path / 'run/epoch_1.pth')
+    assert int(ckpt['memory.num_updates']) == 1  # one step of 2 x 16 (gathered), flushed
+    initial = KeyQueue(16, 128).keys  # 32 gathered keys overwrote all 16 rows
+    assert (ckpt['queue.keys'] != initial).any(1).all() and bool(ckpt['memory.initialized'])
