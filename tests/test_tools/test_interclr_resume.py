@@ -41,6 +41,7 @@ def test_interclr_resume_continues_exactly(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.dist
 def test_interclr_trains_in_two_gloo_processes(tmp_path):
     data = write_fashion_mnist(tmp_path / 'data', num_train=32, num_test=16)
     log = train(CONFIG, tmp_path / 'run', data, *SMALL, 'train_cfg.max_epochs=1',

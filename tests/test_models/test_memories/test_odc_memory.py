@@ -110,6 +110,7 @@ def _steps(world: int = 2) -> dict:
                 queue=queue.keys.clone(), ptr=queue.ptr.clone())
 
 
+@pytest.mark.dist
 def test_two_gloo_ranks_hold_identical_bank_labels_centroids():
     ranks = run_in_processes(_steps, 2)
     reference = _steps()  # one process applying the whole (gathered) batch
