@@ -16,7 +16,9 @@ v_i of view 1, total (eq. 6)::
   (:func:`~selfemb.models.utils.label_sampling.sample_negatives`).
 
 After the loss the batch's v_i (all-gathered) update the bank (paper eq. 2), and the
-next flush relabels those rows and, every ``interval`` iterations, the centroids.
+next flush relabels those rows and, every ``interval`` iterations, the centroids. Logged
+besides the two (weighted) loss terms: ``label_change``, the fraction of the rows
+relabelled at the start of the step whose pseudo-label changed.
 """
 from typing import Dict, List, Optional
 
@@ -128,4 +130,5 @@ class InterCLR(EmbeddingAlgorithm):
         losses = dict(loss_intra=self.intra_weight * self.intra_loss(inputs, q, indices),
                       loss_inter=(1 - self.intra_weight) * self.inter_loss(q, indices))
         self.memory.update(indices, q.detach())
+        losses['label_change'] = self.memory.label_change.to(q.device)  # logged only
         return losses

@@ -58,6 +58,7 @@ class ODCMemory(SimpleMemory):
         self.register_buffer('centroids', torch.zeros(num_clusters, feat_dim))
         self.register_buffer('num_updates', torch.tensor(0, dtype=torch.long))
         self.register_buffer('initialized', torch.tensor(False))
+        self.label_change = torch.tensor(0.0)  # of the last relabelled batch (not state)
 
     def setup(self, num_samples: int, seed: Optional[int] = None) -> None:
         """Random unit bank (as :class:`SimpleMemory`), all labels 0, not initialised."""
@@ -114,8 +115,11 @@ class ODCMemory(SimpleMemory):
 
     @torch.no_grad()
     def relabel(self, indices: torch.Tensor) -> None:
-        """Assign the bank rows ``indices`` to their nearest centroid."""
-        self.labels[indices] = nearest_centroid(self.bank[indices], self.centroids)
+        """Assign the bank rows ``indices`` to their nearest centroid; the fraction whose
+        label changed is kept in :attr:`label_change` (for logging)."""
+        new = nearest_centroid(self.bank[indices], self.centroids)
+        self.label_change = (new != self.labels[indices]).float().mean()
+        self.labels[indices] = new
 
     @torch.no_grad()
     def update_centroids(self) -> int:

@@ -42,7 +42,7 @@ def test_moco_intra_branch_uses_keys_and_queue_then_enqueues():
     images, samples = batch()
     queue = model.queue.keys.clone()
     losses = model.loss(images, samples)
-    assert set(losses) == {'loss_intra', 'loss_inter'}
+    assert set(losses) == {'loss_intra', 'loss_inter', 'label_change'}
     sum(losses.values()).backward()
     assert model.backbone.conv1.weight.grad is not None
     # first update copies the online weights into the key encoder
@@ -56,7 +56,8 @@ def test_moco_intra_branch_uses_keys_and_queue_then_enqueues():
 
 
 def test_memory_intra_branch_and_inter_branch_against_the_bank():
-    model = build(intra_source='memory', negative_strategy='hard')
+    model = build(intra_source='memory', negative_strategy='hard',  # no centroid update
+                  memory=dict(type='ODCMemory', feat_dim=DIM, num_clusters=3, interval=100))
     images, samples = batch(views=1)
     bank, labels = model.memory.bank.clone(), model.memory.labels.clone()
     idx = torch.tensor(IDX)
@@ -81,6 +82,8 @@ def test_memory_intra_branch_and_inter_branch_against_the_bank():
     model.memory.flush()
     assert not torch.equal(model.memory.bank[idx], bank[idx])
     assert int(model.memory.num_updates) == 1
+    changed = model.memory.labels[idx] != labels[idx]
+    assert float(model.memory.label_change) == pytest.approx(changed.float().mean().item())
 
 
 def test_errors_name_the_problem():

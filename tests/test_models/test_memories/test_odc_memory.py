@@ -41,6 +41,7 @@ def test_batch_rows_are_relabelled_and_centroids_re_averaged_every_interval():
     mem.update(torch.tensor([0]), unit([85]))  # momentum 0: the row becomes the feature
     mem.flush()
     assert mem.labels.tolist() == [1, 0, 0, 1, 1, 1]  # nearest centroid, at once
+    assert float(mem.label_change) == 1.0
     assert torch.equal(mem.centroids, old_centroids)  # 1 flush < interval
     mem.update(torch.tensor([5]), unit([15]))
     mem.flush()
