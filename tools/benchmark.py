@@ -6,6 +6,9 @@ End-to-end: the config's train dataloader -> data preprocessor (augmentations) -
 forward -> backward -> optimizer step, with the loss read back every step as the
 logger does. Model-only: the same steps on one already-preprocessed batch, reused.
 Both count images per second (one image = all its views). The last line is JSON.
+With ``--parts`` (InterCLR configs) the model-only steps also time, per iteration, the
+relabelling of the batch's bank rows, the centroid update (small-cluster refill included)
+and the positive / negative sampling, and report their share of the whole step.
 
     python tools/benchmark.py --discovery N [--chunk-size C] [--precision fp16] [--no-fused]
 
@@ -45,6 +48,8 @@ def parse_args() -> argparse.Namespace:
                         help='discovery entropy by blocked matmul, not the fused kernel')
     parser.add_argument('--amp', action='store_true', help='bf16 autocast')
     parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--parts', action='store_true',
+                        help='InterCLR: time relabelling, centroid update and sampling too')
     parser.add_argument('--iters', type=int, default=50, help='timed iterations')
     parser.add_argument('--warmup', type=int, default=10)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -66,6 +71,48 @@ def timed(step, iters: int, warmup: int, device: torch.device) -> float:
         step(warmup + i)
     sync(device)
     return (time.perf_counter() - start) / iters
+
+
+class PartTimer:
+    """Seconds spent in wrapped functions, per part name (device-synchronised)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.seconds = device, {}
+
+    def wrap(self, owner, attr: str, part: str) -> None:
+        fn = getattr(owner, attr)
+
+        def timed_fn(*args, **kwargs):
+            sync(self.device)
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                sync(self.device)
+                self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - start
+        setattr(owner, attr, timed_fn)
+
+
+def interclr_parts(model, device: torch.device) -> PartTimer:
+    """Time InterCLR's online k-means and sampling inside the model's steps."""
+    from selfemb.models.algorithms import interclr
+    if not hasattr(model.memory, 'relabel'):
+        raise SystemExit('--parts needs an InterCLR config (a model with an ODCMemory)')
+    timer = PartTimer(device)
+    timer.wrap(model.memory, 'relabel', 'relabel')
+    timer.wrap(model.memory, 'update_centroids', 'centroids')
+    for name in ('label_segments', 'sample_positives', 'sample_negatives'):
+        timer.wrap(interclr, name, 'sampling')
+    return timer
+
+
+def init_clusters(model, seed: int = 0) -> None:
+    """Cluster each ODCMemory's initial bank once (as ODCInitHook(dataloader=None))."""
+    from selfemb.engine.hooks.odc_init_hook import faiss_kmeans
+    for memory in model.memories():
+        if hasattr(memory, 'init_clusters'):
+            labels = faiss_kmeans(memory.bank.cpu().numpy(), memory.num_clusters, seed=seed)
+            memory.init_clusters(torch.from_numpy(labels).to(memory.bank.device))
 
 
 def forever(loader):
@@ -139,6 +186,8 @@ def main() -> None:
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     for memory in model.memories():
         memory.setup(len(loader.dataset), seed=0)
+    init_clusters(model)
+    timer = interclr_parts(model, device) if args.parts else None
     model.train()
     batch_size = cfg.train_dataloader.batch_size
     batches = forever(loader)
@@ -156,7 +205,13 @@ def main() -> None:
         optim_wrapper.update_params(loss)
         float(log_vars['loss'])
 
-    t_model = timed(model_only, args.iters, args.warmup, device)
+    def model_only_parts(i: int) -> None:
+        if i == args.warmup:  # count the timed iterations only
+            timer.seconds.clear()
+        model_only(i)
+
+    t_model = timed(model_only_parts if timer else model_only, args.iters, args.warmup, device)
+    parts = {k: v / args.iters for k, v in timer.seconds.items()} if timer else None
     t_e2e = timed(end_to_end, args.iters, args.warmup, device)
     result = dict(
         config=args.config, device=torch.cuda.get_device_name(device)
@@ -165,6 +220,12 @@ def main() -> None:
         end_to_end_img_s=round(batch_size / t_e2e, 1),
         model_only_img_s=round(batch_size / t_model, 1),
         ratio=round(t_model / t_e2e, 3))
+    if parts is not None:
+        result.update(step_s=round(t_model, 4), parts_s={k: round(v, 4) for k, v in parts.items()},
+                      parts_share=round(sum(parts.values()) / t_model, 4))
+        print(f"model-only step {t_model:.3f} s; online k-means + sampling "
+              f"{sum(parts.values()):.4f} s = {100 * result['parts_share']:.2f} % "
+              f"({', '.join(f'{k} {v:.4f} s' for k, v in parts.items())})")
     print(f"{result['device']}: end-to-end {result['end_to_end_img_s']} img/s, "
           f"model-only {result['model_only_img_s']} img/s, ratio {result['ratio']}")
     print(json.dumps(result))

@@ -2,6 +2,8 @@
 from .knn_eval_hook import KNNEvalHook
 from .memory_init_hook import MemoryInitHook
 from .neighbourhood_discovery_hook import NeighbourhoodDiscoveryHook
+from .odc_init_hook import ODCInitHook
 from .random_state_hook import RandomStateHook
 
-__all__ = ['KNNEvalHook', 'MemoryInitHook', 'NeighbourhoodDiscoveryHook', 'RandomStateHook']
+__all__ = ['KNNEvalHook', 'MemoryInitHook', 'NeighbourhoodDiscoveryHook', 'RandomStateHook',
+           'ODCInitHook']

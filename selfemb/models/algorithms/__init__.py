@@ -1,7 +1,8 @@
 from .and_algorithm import AND
 from .base import EmbeddingAlgorithm
+from .interclr import InterCLR
 from .isif import ISIF
 from .npid import NPID
 from .super_and import SuperAND
 
-__all__ = ['AND', 'EmbeddingAlgorithm', 'ISIF', 'NPID', 'SuperAND']
+__all__ = ['AND', 'EmbeddingAlgorithm', 'ISIF', 'NPID', 'SuperAND', 'InterCLR']

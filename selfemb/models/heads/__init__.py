@@ -1,5 +1,6 @@
 from .and_head import ANDHead
 from .instance_spread_head import InstanceSpreadHead
+from .margin_nce_head import MarginNCEHead
 from .npid_head import NPIDHead
 
-__all__ = ['ANDHead', 'InstanceSpreadHead', 'NPIDHead']
+__all__ = ['ANDHead', 'InstanceSpreadHead', 'NPIDHead', 'MarginNCEHead']

@@ -1,5 +1,7 @@
 from .base_memory import BaseMemory
+from .key_queue import KeyQueue
 from .neighbourhood_memory import NeighbourhoodMemory
+from .odc_memory import ODCMemory
 from .simple_memory import SimpleMemory
 
-__all__ = ['BaseMemory', 'SimpleMemory', 'NeighbourhoodMemory']
+__all__ = ['BaseMemory', 'SimpleMemory', 'NeighbourhoodMemory', 'ODCMemory', 'KeyQueue']

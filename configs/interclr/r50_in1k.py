@@ -1,0 +1,55 @@
+# InterCLR (Xie et al.), ImageNet-1k, 200 epochs (paper App. A): ResNet-50, 2-layer MLP
+# neck 2048-2048-128 (L2), MoCo intra branch (the official release is MoCo-based; queue
+# of 16,384 keys, momentum 0.999), inter branch over an ODCMemory of len(dataset) rows
+# (bank momentum 0.5) with 10,000 online mini-batch k-means clusters, semi-hard negatives
+# (K = 16,384 from the top 10 %), MarginNCE margins +0.35 intra / -0.5 inter, tau 0.1
+# (the paper; the released head uses 0.2), lambda 0.75. SGD lr 0.03 m 0.9 wd 1e-4,
+# bs 256 (8 GPUs x 32), cosine to 3e-5. The initial k-means (ODCInitHook) clusters the
+# embeddings of one no-grad pass over the train split.
+#   tools/dist_train.sh configs/interclr/r50_in1k.py 8
+_base_ = [
+    '../_base_/datasets/imagenet.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    type='InterCLR',
+    backbone=dict(type='mmpretrain.ResNet', depth=50, out_indices=(3, )),
+    neck=dict(type='NonLinearNeck', in_channels=2048, hid_channels=2048, out_channels=128,
+              num_layers=2),
+    memory=dict(type='ODCMemory', feat_dim=128, momentum=0.5, num_clusters=10000,
+                interval=1, min_cluster=1),
+    intra_head=dict(type='MarginNCEHead', margin=0.35, temperature=0.1),
+    inter_head=dict(type='MarginNCEHead', margin=-0.5, temperature=0.1),
+    intra_weight=0.75,
+    intra_source='moco',
+    num_negatives=16384,
+    negative_strategy='semihard',
+    pool_fraction=0.1,
+    key_momentum=0.999,
+)
+# NPID's augmentation plus Gaussian blur, colour jitter with saturation in [0, 2] and
+# hue in [-0.5, 0.5] (paper App. A); two views (query and MoCo key).
+view_pipeline = [
+    dict(type='mmpretrain.RandomResizedCrop', scale=224, crop_ratio_range=(0.2, 1.0)),
+    dict(type='mmpretrain.RandomGrayscale', prob=0.2, keep_channels=True,
+         channel_weights=(0.114, 0.587, 0.299)),
+    dict(type='mmpretrain.ColorJitter', brightness=0.4, contrast=0.4, saturation=1.0,
+         hue=0.5),
+    dict(type='mmpretrain.GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf',
+         prob=0.5),
+    dict(type='RandomFlip', prob=0.5),
+]
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='mmpretrain.LoadImageFromFile'),
+    dict(type='mmpretrain.MultiView', num_views=2, transforms=[view_pipeline]),
+    dict(type='mmpretrain.PackInputs'),
+]))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=1e-4))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=200, eta_min=3e-5, by_epoch=True, begin=0, end=200)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+default_hooks = dict(odc_init=dict(type='ODCInitHook', dataloader='knn_train_dataloader'))
+auto_scale_lr = dict(base_batch_size=256)

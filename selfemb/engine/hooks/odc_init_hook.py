@@ -1,0 +1,111 @@
+"""Initial global k-means of an ODCMemory before training (InterCLR §3.1, ODC)."""
+import time
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from mmengine import dist
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from selfemb.evaluation.knn import extract_embeddings
+from selfemb.models.memories import ODCMemory
+from selfemb.registry import HOOKS
+
+from .knn_eval_hook import resolve_loader_cfg
+
+
+def faiss_kmeans(features: np.ndarray, k: int, niter: int = 20, seed: int = 0) -> np.ndarray:
+    """Labels (``N`` int64) of ``faiss.Kmeans`` (CPU, L2, fixed ``seed``) on ``N x D``."""
+    try:
+        import faiss
+    except ImportError as err:
+        raise ImportError('ODCInitHook needs faiss (pip install faiss-cpu)') from err
+    x = np.ascontiguousarray(features, dtype=np.float32)
+    if not 2 <= k <= len(x):
+        raise ValueError(f'k-means with k={k} needs 2 <= k <= {len(x)} samples')
+    kmeans = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, verbose=False,
+                          min_points_per_centroid=1)
+    kmeans.train(x)
+    _, assign = kmeans.index.search(x, 1)
+    return assign[:, 0].astype(np.int64)
+
+
+@HOOKS.register_module()
+class ODCInitHook(Hook):
+    """Fill the model's :class:`ODCMemory` and cluster it once, before the first epoch.
+
+    ``before_train`` (i.e. after a checkpoint is resumed): if ``memory.initialized`` is
+    set (a resumed run) nothing happens. Otherwise the bank is filled with the current
+    model's embeddings of the whole training set, from one no-grad pass over
+    ``dataloader`` in eval mode (default: the ``knn_train_dataloader`` of the dataset
+    bases, the train split with the test transform; ``None`` keeps the bank's initial
+    state, random unit vectors), rank 0 runs ``faiss.Kmeans`` (CPU, ``seed``, ``niter``)
+    and broadcasts the labels, and every rank installs them
+    (``memory.init_clusters``: small clusters refilled, centroids averaged).
+    ``before_run`` also checks the algorithm's K against the training-set size.
+
+    Args:
+        dataloader: Dataloader config / DataLoader / name of a top-level config key, or
+            ``None`` to cluster the bank as it is.
+        niter: k-means iterations. seed: k-means seed.
+    """
+
+    priority = 'HIGH'
+
+    def __init__(self, dataloader: Optional[Union[dict, str]] = 'knn_train_dataloader',
+                 niter: int = 20, seed: int = 0) -> None:
+        if niter < 1:
+            raise ValueError(f'ODCInitHook niter must be >= 1, got {niter}')
+        self.dataloader, self.niter, self.seed = dataloader, niter, seed
+
+    @staticmethod
+    def model_and_memory(runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        found = [m for m in model.modules() if isinstance(m, ODCMemory)]
+        if len(found) != 1:
+            raise TypeError(f'ODCInitHook needs a model with one ODCMemory; '
+                            f'{type(model).__name__} has {len(found)}')
+        return model, found[0]
+
+    def before_run(self, runner) -> None:
+        model, _ = self.model_and_memory(runner)
+        if hasattr(model, 'check_num_samples'):
+            model.check_num_samples(len(runner.train_dataloader.dataset))
+
+    def before_train(self, runner) -> None:
+        model, memory = self.model_and_memory(runner)
+        if bool(memory.initialized):
+            runner.logger.info('ODCInitHook: clustering restored from the checkpoint')
+            return
+        start = time.perf_counter()
+        features = None
+        if self.dataloader is not None:
+            loader = runner.build_dataloader(resolve_loader_cfg(self.dataloader, runner.cfg),
+                                             seed=runner.seed)
+            devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+            with torch.random.fork_rng(devices=devices):  # the training streams stay put
+                features, idx = extract_embeddings(model, loader, 'embedding', progress=True)
+            n = memory.bank.size(0)
+            if idx.numel() != n or not torch.equal(idx, torch.arange(n)):
+                raise ValueError(f'ODCInitHook: the dataloader gave {idx.numel()} distinct '
+                                 f'samples, the training set has {n}; use the train split')
+        source = features if features is not None else memory.bank.detach().cpu()
+        payload = [None]
+        if dist.get_rank() == 0:
+            try:
+                payload[0] = faiss_kmeans(source.float().numpy(), memory.num_clusters,
+                                          self.niter, self.seed)
+            except Exception as err:  # re-raised on every rank, so none waits forever
+                payload[0] = err
+        if dist.get_world_size() > 1:
+            dist.broadcast_object_list(payload)
+        if isinstance(payload[0], Exception):
+            raise payload[0]
+        device = memory.bank.device
+        memory.init_clusters(torch.from_numpy(payload[0]).to(device),
+                             None if features is None else features.to(device))
+        sizes = memory.cluster_sizes()
+        runner.logger.info(f'ODCInitHook: k-means of {memory.bank.size(0)} samples into '
+                           f'{memory.num_clusters} clusters (sizes {int(sizes.min())}-'
+                           f'{int(sizes.max())}) took {time.perf_counter() - start:.1f} s')

@@ -1,0 +1,134 @@
+"""InterCLR: Delving into Inter-Image Invariance for Unsupervised Visual Representations.
+
+Xie, Zhan, Liu, Ong, Loy. Two MarginNCE branches (eq. 5) on the L2-normalised embedding
+v_i of view 1, total (eq. 6)::
+
+    L = λ · L_intra + (1 - λ) · L_inter,   λ = 0.75
+
+* intra-image (positives by index), ``intra_source``:
+  ``'moco'`` (the official release): positive = the momentum encoder's key of view 2,
+  negatives = the queue of past keys (``KeyQueue``, all-gathered);
+  ``'memory'`` (NPID style): positive = the own bank row, negatives = ``intra_negatives``
+  rows drawn uniformly from the bank;
+* inter-image (positives by pseudo-label, :class:`ODCMemory` kept by online k-means):
+  positive = a random bank entry with the anchor's label, ``num_negatives`` negatives
+  with other labels by ``negative_strategy``
+  (:func:`~selfemb.models.utils.label_sampling.sample_negatives`).
+
+After the loss the batch's v_i (all-gathered) update the bank (paper eq. 2), and the
+next flush relabels those rows and, every ``interval`` iterations, the centroids. Logged
+besides the two (weighted) loss terms: ``label_change``, the fraction of the rows
+relabelled at the start of the step whose pseudo-label changed.
+"""
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.model import ExponentialMovingAverage
+from torch import nn
+
+from selfemb.registry import MODELS
+
+from ..memories import KeyQueue, ODCMemory
+from ..utils import sample_indices
+from ..utils.label_sampling import STRATEGIES, label_segments, sample_negatives, sample_positives
+from .base import EmbeddingAlgorithm
+
+
+@MODELS.register_module()
+class InterCLR(EmbeddingAlgorithm):
+    """InterCLR (``memory``: ODCMemory; ``intra_head`` / ``inter_head``: MarginNCEHead;
+    ``custom_hooks``: ODCInitHook for the initial global k-means).
+
+    Args:
+        intra_head, inter_head: MarginNCEHead configs (margins +0.35 / -0.5 ...).
+        intra_weight: λ. intra_source: ``'moco'`` (2 views) or ``'memory'`` (1 view).
+        num_negatives: K of the inter branch (16,384).
+        intra_negatives: K of the intra branch: MoCo queue length or bank draws
+            (default: ``num_negatives``).
+        negative_strategy: ``'semihard'`` (default), ``'hard'``, ``'random'``, ``'semieasy'``.
+        pool_fraction: Pool of semi-hard / semi-easy sampling (0.1 = top 10 %).
+        key_momentum: MoCo momentum encoder, ``θ_k <- m θ_k + (1 - m) θ_q`` (0.999).
+        block_size: Floats per anchors x bank similarity block of negative sampling.
+    """
+
+    def __init__(self, backbone: dict, neck: dict, memory: dict, intra_head: dict,
+                 inter_head: dict, intra_weight: float = 0.75, intra_source: str = 'moco',
+                 num_negatives: int = 16384, intra_negatives: Optional[int] = None,
+                 negative_strategy: str = 'semihard', pool_fraction: float = 0.1,
+                 key_momentum: float = 0.999, block_size: int = 1 << 25,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
+        super().__init__(backbone=backbone, neck=neck, memory=memory,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(self.memory, ODCMemory):
+            raise TypeError(f"InterCLR needs memory=dict(type='ODCMemory'), got "
+                            f'{type(self.memory).__name__}')
+        if intra_source not in ('moco', 'memory'):
+            raise ValueError(f"InterCLR intra_source must be 'moco' or 'memory', got "
+                             f'{intra_source!r}')
+        if negative_strategy not in STRATEGIES:
+            raise ValueError(f'InterCLR negative_strategy must be one of {STRATEGIES}, '
+                             f'got {negative_strategy!r}')
+        if not 0.0 <= intra_weight <= 1.0 or num_negatives < 1 or not 0 < key_momentum < 1:
+            raise ValueError(f'InterCLR needs 0 <= intra_weight <= 1, num_negatives >= 1 and '
+                             f'0 < key_momentum < 1, got {intra_weight}, {num_negatives}, '
+                             f'{key_momentum}')
+        self.intra_head, self.inter_head = MODELS.build(intra_head), MODELS.build(inter_head)
+        self.intra_weight, self.intra_source = intra_weight, intra_source
+        self.num_negatives = num_negatives
+        self.intra_negatives = intra_negatives or num_negatives
+        self.negative_strategy, self.pool_fraction = negative_strategy, pool_fraction
+        self.block_size = block_size
+        if intra_source == 'moco':
+            self.key_encoder = ExponentialMovingAverage(nn.Sequential(self.backbone, self.neck),
+                                                        momentum=1 - key_momentum)
+            self.queue = KeyQueue(self.intra_negatives, self.memory.feat_dim)
+
+    def check_num_samples(self, num_samples: int) -> None:
+        """Fail before training when K does not fit the training set of ``num_samples``."""
+        if self.num_negatives >= num_samples:
+            raise ValueError(f'InterCLR num_negatives={self.num_negatives} must be smaller '
+                             f'than the {num_samples} training samples; lower num_negatives')
+        if self.intra_source == 'memory' and self.intra_negatives > num_samples:
+            raise ValueError(f'InterCLR intra_negatives={self.intra_negatives} exceeds the '
+                             f'{num_samples} training samples; lower intra_negatives')
+
+    def intra_loss(self, inputs: List[torch.Tensor], q: torch.Tensor,
+                   indices: torch.Tensor) -> torch.Tensor:
+        if self.intra_source == 'memory':
+            bank = self.memory.bank
+            noise = torch.randint(0, bank.size(0), (q.size(0), self.intra_negatives),
+                                  device=q.device)
+            return self.intra_head.loss(q, bank[indices], bank[noise])
+        if len(inputs) < 2:
+            raise ValueError("InterCLR with intra_source='moco' needs two views per image; "
+                             'set num_views=2 in the pipeline / data preprocessor')
+        with torch.no_grad():
+            self.key_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
+            k = self.key_encoder(inputs[1])
+        loss = self.intra_head.loss(q, k, self.queue.keys.clone())
+        self.queue.push(k)
+        return loss
+
+    def inter_loss(self, q: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        bank, labels = self.memory.bank, self.memory.labels
+        with torch.no_grad():
+            segments = label_segments(labels)
+            positives = sample_positives(labels, indices, segments)
+            negatives = sample_negatives(q, bank, labels, labels[indices], self.num_negatives,
+                                         self.negative_strategy, self.pool_fraction,
+                                         self.block_size, segments)
+        return self.inter_head.loss(q, bank[positives], bank[negatives])
+
+    def loss(self, inputs: List[torch.Tensor],
+             data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
+        indices = sample_indices(data_samples, inputs[0].device)
+        self.memory.flush()  # relabel / re-average with the previous step's batch
+        if not bool(self.memory.initialized):
+            raise RuntimeError('InterCLR: the ODCMemory has no initial clustering; add '
+                               "dict(type='ODCInitHook') to custom_hooks")
+        q = self.embed(inputs[0])
+        losses = dict(loss_intra=self.intra_weight * self.intra_loss(inputs, q, indices),
+                      loss_inter=(1 - self.intra_weight) * self.inter_loss(q, indices))
+        self.memory.update(indices, q.detach())
+        losses['label_change'] = self.memory.label_change.to(q.device)  # logged only
+        return losses

@@ -1,0 +1,151 @@
+"""Feature bank + pseudo-labels kept by online mini-batch k-means (InterCLR, ODC).
+
+Xie et al., "Delving into Inter-Image Invariance for Unsupervised Visual
+Representations", §3.1 (the memory of Zhan et al., ODC, CVPR 2020).
+"""
+from typing import Optional
+
+import torch
+
+from selfemb.registry import MODELS
+
+from ..utils.clustering import cluster_means, nearest_centroid, split_largest
+from .simple_memory import SimpleMemory
+
+
+@MODELS.register_module()
+class ODCMemory(SimpleMemory):
+    """An NPID bank (:class:`SimpleMemory`) plus a pseudo-label per row and ``k`` centroids.
+
+    Registered buffers (checkpoints carry them, ``--resume`` restores them):
+    ``bank`` ``N x D``, ``labels`` ``N`` int64, ``centroids`` ``k x D``, ``num_updates``
+    (flushed batches since set-up) and ``initialized`` (the initial global k-means has
+    been installed, so it is not run again on resume).
+
+    Every iteration (:meth:`flush` of the queued, all-gathered batch), after the bank rows
+    are blended (``m_i <- normalise(μ m_i + (1-μ) v_i)``, μ weights the OLD entry), each
+    row of the batch is relabelled to its nearest centroid (squared Euclidean distance,
+    paper §3.1). Every ``interval`` flushes the centroids are re-averaged from the whole
+    bank, after small clusters are refilled:
+
+    1. members of every non-empty cluster with fewer than ``min_cluster`` members are
+       relabelled to their nearest centroid among the clusters with at least
+       ``min_cluster`` members (those clusters become empty);
+    2. every empty cluster, in increasing id order, takes half of the currently largest
+       cluster (:func:`~selfemb.models.utils.clustering.split_largest`: the half on the
+       side of its member farthest from its mean; deterministic);
+    3. centroid = mean of the members.
+
+    Ranks all apply the same gathered batch with deterministic operations, so bank,
+    labels and centroids stay identical everywhere without any broadcast.
+
+    Args:
+        feat_dim: D. momentum: weight of the old bank entry (0.5).
+        num_clusters: k (10,000 for ImageNet); must be <= the dataset size.
+        interval: Flushes between centroid updates (1 = every iteration).
+        min_cluster: Clusters smaller than this are refilled (1: only empty ones).
+    """
+
+    def __init__(self, feat_dim: int = 128, momentum: float = 0.5, num_clusters: int = 10000,
+                 interval: int = 1, min_cluster: int = 1, init_cfg=None) -> None:
+        super().__init__(feat_dim=feat_dim, momentum=momentum, init_cfg=init_cfg)
+        if num_clusters < 2 or interval < 1 or min_cluster < 1:
+            raise ValueError(f'ODCMemory needs num_clusters >= 2, interval >= 1 and '
+                             f'min_cluster >= 1, got num_clusters={num_clusters}, '
+                             f'interval={interval}, min_cluster={min_cluster}')
+        self.num_clusters, self.interval, self.min_cluster = num_clusters, interval, min_cluster
+        self.register_buffer('labels', torch.zeros(0, dtype=torch.long))
+        self.register_buffer('centroids', torch.zeros(num_clusters, feat_dim))
+        self.register_buffer('num_updates', torch.tensor(0, dtype=torch.long))
+        self.register_buffer('initialized', torch.tensor(False))
+        self.label_change = torch.tensor(0.0)  # of the last relabelled batch (not state)
+
+    def setup(self, num_samples: int, seed: Optional[int] = None) -> None:
+        """Random unit bank (as :class:`SimpleMemory`), all labels 0, not initialised."""
+        if self.num_clusters > num_samples:
+            raise ValueError(f'ODCMemory num_clusters={self.num_clusters} exceeds the '
+                             f'{num_samples} training samples; lower num_clusters')
+        super().setup(num_samples, seed)
+        device = self.bank.device
+        self.labels = torch.zeros(num_samples, dtype=torch.long, device=device)
+        self.centroids = torch.zeros(self.num_clusters, self.feat_dim, device=device)
+        self.num_updates = torch.tensor(0, dtype=torch.long, device=device)
+        self.initialized = torch.tensor(False, device=device)
+
+    def _check_setup(self) -> None:
+        if self.labels.numel() == 0:
+            raise RuntimeError('ODCMemory is not set up: add MemoryInitHook to default_hooks '
+                               'so the bank is sized from the dataset')
+
+    @torch.no_grad()
+    def init_clusters(self, labels: torch.Tensor, features: Optional[torch.Tensor] = None) -> None:
+        """Install the initial clustering: optional bank ``features`` (``N x D``, written
+        L2-normalised), ``labels`` (``N``) from a global k-means; small clusters are
+        refilled and the centroids computed. Identical inputs on every rank give
+        identical state."""
+        self._check_setup()
+        self.flush()
+        n = self.labels.numel()
+        if labels.shape != (n, ):
+            raise ValueError(f'ODCMemory.init_clusters needs {n} labels, got {tuple(labels.shape)}')
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_clusters):
+            raise ValueError(f'initial labels must be in [0, {self.num_clusters}), got '
+                             f'[{int(labels.min())}, {int(labels.max())}]')
+        if features is not None:
+            if features.shape != self.bank.shape:
+                raise ValueError(f'ODCMemory.init_clusters: features of shape '
+                                 f'{tuple(features.shape)} for a bank of {tuple(self.bank.shape)}')
+            self.bank.copy_(torch.nn.functional.normalize(features.float(), dim=1))
+        self.labels.copy_(labels)
+        self.update_centroids()
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def flush(self) -> None:
+        """Blend the queued rows, relabel them, and every ``interval`` flushes re-average
+        the centroids (after refilling small clusters)."""
+        pending = self._pending
+        super().flush()
+        if pending is None or not bool(self.initialized):
+            return
+        self.relabel(pending[0])
+        self.num_updates += 1
+        if int(self.num_updates) % self.interval == 0:
+            self.update_centroids()
+
+    @torch.no_grad()
+    def relabel(self, indices: torch.Tensor) -> None:
+        """Assign the bank rows ``indices`` to their nearest centroid; the fraction whose
+        label changed is kept in :attr:`label_change` (for logging)."""
+        new = nearest_centroid(self.bank[indices], self.centroids)
+        self.label_change = (new != self.labels[indices]).float().mean()
+        self.labels[indices] = new
+
+    @torch.no_grad()
+    def update_centroids(self) -> int:
+        """Refill small / empty clusters, then re-average every centroid over the bank.
+        Returns how many clusters were refilled."""
+        self._check_setup()
+        k = self.num_clusters
+        means, counts = cluster_means(self.bank, self.labels, k, self.centroids)
+        small = (counts > 0) & (counts < self.min_cluster)
+        if bool(small.any()):
+            big = counts >= self.min_cluster
+            if not bool(big.any()):
+                raise RuntimeError(f'every cluster has fewer than min_cluster='
+                                   f'{self.min_cluster} members; lower min_cluster')
+            moving = torch.nonzero(small[self.labels]).squeeze(1)
+            self.labels[moving] = nearest_centroid(self.bank[moving], means, big)
+            counts = torch.bincount(self.labels, minlength=k)
+        empty = torch.nonzero(counts == 0).squeeze(1).tolist()
+        for target in empty:
+            split_largest(self.bank, self.labels, counts, target)
+        if empty or bool(small.any()):
+            means, _ = cluster_means(self.bank, self.labels, k, self.centroids)
+        self.centroids.copy_(means)
+        return len(empty)
+
+    def cluster_sizes(self) -> torch.Tensor:
+        """Members per cluster (``k`` int64) under the current labels."""
+        self._check_setup()
+        return torch.bincount(self.labels, minlength=self.num_clusters)
