@@ -16,7 +16,10 @@ model = dict(
         out_indices=(3, ),
         frozen_stages=4,
         norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='work_dirs/npid_r50_in1k/epoch_200.pth',
+        # mmpretrain's ResNet zero-initialises residual BNs after init_cfg unless its type
+        # is exactly 'Pretrained': keep the loaded weights
+        zero_init_residual=False,
+        init_cfg=dict(type='StrictPretrained', checkpoint='work_dirs/npid_r50_in1k/epoch_200.pth',
                       prefix='backbone.')),
     neck=dict(type='mmpretrain.GlobalAveragePooling'),
     head=dict(

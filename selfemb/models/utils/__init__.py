@@ -4,7 +4,8 @@ from .neighbourhood import (entropy_and_neighbours, nearest_neighbours,
                             softmax_entropy)
 from .samples import sample_indices
 from .sobel import SobelFilter, sobel_filter
+from .strict_pretrained import StrictPretrained
 
-__all__ = ['all_gather_cat', 'all_reduce_mean', 'sample_indices', 'SobelFilter', 'sobel_filter',
+__all__ = ['StrictPretrained', 'all_gather_cat', 'all_reduce_mean', 'sample_indices', 'SobelFilter', 'sobel_filter',
            'entropy_and_neighbours', 'softmax_entropy', 'nearest_neighbours', 'num_anchors', 'select_anchors',
            'neighbourhood_consistency']
