@@ -3,5 +3,7 @@ from .knn_eval_hook import KNNEvalHook
 from .memory_init_hook import MemoryInitHook
 from .neighbourhood_discovery_hook import NeighbourhoodDiscoveryHook
 from .random_state_hook import RandomStateHook
+from .uic_label_hook import UICLabelHook
 
-__all__ = ['KNNEvalHook', 'MemoryInitHook', 'NeighbourhoodDiscoveryHook', 'RandomStateHook']
+__all__ = ['KNNEvalHook', 'MemoryInitHook', 'NeighbourhoodDiscoveryHook', 'RandomStateHook',
+           'UICLabelHook']

@@ -3,5 +3,6 @@ from .base import EmbeddingAlgorithm
 from .isif import ISIF
 from .npid import NPID
 from .super_and import SuperAND
+from .uic import UIC
 
-__all__ = ['AND', 'EmbeddingAlgorithm', 'ISIF', 'NPID', 'SuperAND']
+__all__ = ['AND', 'EmbeddingAlgorithm', 'ISIF', 'NPID', 'SuperAND', 'UIC']
