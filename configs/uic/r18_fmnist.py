@@ -15,7 +15,8 @@ train_dataloader = dict(batch_size=256,
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4))
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=20, eta_min=0.0)]
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=20, eta_min=0.0,
+                        begin=0, end=20)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)
 custom_hooks = [
     dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',

@@ -39,7 +39,8 @@ train_dataloader = dict(
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-5))
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=500, eta_min=0.0)]
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=500, eta_min=0.0,
+                        begin=0, end=500)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500)
 custom_hooks = [
     dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
