@@ -39,3 +39,16 @@ def test_uic_resume_continues_exactly(tmp_path):
         torch.testing.assert_close(full[key], resumed[key], rtol=0, atol=0, msg=key)
     assert int(full['memory.label_epoch']) == 2 and full['memory.labels'].shape == (48, )
     assert int((full['memory.predictions'] >= 0).sum()) > 0
+
+
+@pytest.mark.slow
+def test_uic_trains_in_two_gloo_processes(tmp_path):
+    """DDP, the all-gathered label recording and the sharded sampler in a real launch."""
+    data = write_fashion_mnist(tmp_path / 'data', num_train=48, num_test=16)
+    log = train(CONFIG, tmp_path / 'run', data, *SMALL, 'train_cfg.max_epochs=2',
+                launcher='pytorch')
+    assert set(label_lines(log)) >= {0, 1}
+    saved = state(tmp_path / 'run/epoch_2.pth')
+    assert int(saved['memory.label_epoch']) == 1
+    # both ranks' batches were recorded: 2 ranks x 24 draws of the 48-sample epoch
+    assert int((saved['memory.predictions'] >= 0).sum()) > 24
