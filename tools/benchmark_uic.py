@@ -1,6 +1,6 @@
 """Cost of UIC's label bookkeeping relative to a training step (single process).
 
-    python tools/benchmark_uic.py [--batch 128] [--steps 3] [--device cpu|cuda]
+    python tools/benchmark_uic.py [--batch 128] [--steps 3] [--device cpu|cuda] [--gloo 2]
 
 Per iteration: ``memory.targets(idx)`` + ``memory.record(idx, argmax(logits))`` for a
 batch (the all-gather is a no-op in one process), against one forward/backward/SGD step
@@ -8,15 +8,21 @@ of ``configs/uic/r18_fmnist.py``'s model on 32x32 inputs. Per epoch: the relabel
 ``UICLabelHook`` (predictions -> labels, empty classes split) for N = 60,000, K = 100 and
 N = 1,281,167, K = 3000, both for typical predictions and for the worst case (all
 predictions in one class: K - 1 splits), the two NMIs, and one epoch of
-``ClassBalancedSampler`` indices. The last line is JSON.
+``ClassBalancedSampler`` indices. ``--gloo W`` also times ``record`` (all-gather
+included) in W CPU processes joined by gloo. The last line is JSON.
 """
 import argparse
+import datetime
 import json
+import os
 import os.path as osp
+import socket
 import sys
 import time
 
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.registry import init_default_scope  # noqa: E402
@@ -81,11 +87,41 @@ def per_epoch(n: int, k: int) -> dict:
         sampler_epoch_s=timed(lambda: balanced_indices(labels, n, torch.Generator())))
 
 
+def _gloo_record(rank: int, world: int, port: int, batch: int, out) -> None:
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=world, timeout=datetime.timedelta(seconds=120))
+    torch.set_num_threads(1)
+    memory = PseudoLabelMemory(num_classes=100)
+    memory.setup(60000, seed=0)
+    idx = torch.randint(0, 60000, (batch, ))
+    preds = torch.randint(0, 100, (batch, ))
+    seconds = timed(lambda: memory.record(idx, preds), 200)
+    if rank == 0:
+        out.put(seconds)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def gloo_record(world: int, batch: int) -> float:
+    """Seconds per ``record`` call (all-gather over ``world`` gloo processes + write)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    ctx = mp.get_context('spawn')
+    out = ctx.SimpleQueue()
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    mp.start_processes(_gloo_record, args=(world, port, batch, out), nprocs=world,
+                       start_method='spawn')
+    return out.get()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch', type=int, default=128)
     parser.add_argument('--steps', type=int, default=3)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--gloo', type=int, metavar='W', help='also time record in W gloo '
+                        'processes')
     args = parser.parse_args()
     record = dict(device=args.device, batch=args.batch,
                   threads=torch.get_num_threads(), **step_and_bookkeeping(
@@ -96,6 +132,12 @@ def main() -> None:
         e['relabel_vs_epoch_of_steps'] = e['relabel_s'] / (iters * record['step_s'])
     print(f"step {record['step_s'] * 1e3:.1f} ms, bookkeeping {record['bookkeeping_s'] * 1e6:.1f} "
           f"us ({100 * record['bookkeeping_fraction']:.3f} % of a step)")
+    if args.gloo:
+        record['gloo_world'] = args.gloo
+        record['gloo_record_s'] = gloo_record(args.gloo, args.batch)
+        print(f"record with the all-gather over {args.gloo} gloo processes: "
+              f"{record['gloo_record_s'] * 1e6:.1f} us "
+              f"({100 * record['gloo_record_s'] / record['step_s']:.3f} % of a step)")
     for e in record['epochs']:
         print(f"N={e['n']} K={e['k']}: relabel {e['relabel_s']:.3f} s (collapsed "
               f"{e['relabel_collapsed_s']:.3f} s), one NMI {e['nmi_pair_s']:.3f} s, sampler "
