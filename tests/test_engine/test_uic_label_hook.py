@@ -1,12 +1,18 @@
 """UICLabelHook in a real Runner: labels of epoch 1 are the argmax predictions of epoch 0."""
 from pathlib import Path
+from types import SimpleNamespace
+from unittest.mock import MagicMock
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from mmengine.logging import MessageHub
 from mmengine.runner import Runner
 
+from selfemb.engine.hooks import UICLabelHook
 from selfemb.engine.hooks.uic_label_hook import next_labels
+from selfemb.models.memories import PseudoLabelMemory
 from selfemb.models.utils import random_labels
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +90,31 @@ def test_label_lifecycle_over_two_epochs(tiny_fmnist, tmp_path):
     saved = torch.load(tmp_path / 'epoch_2.pth', map_location='cpu', weights_only=False)
     assert int(saved['state_dict']['memory.label_epoch']) == 1
     assert torch.equal(saved['state_dict']['memory.labels'], runner.model.memory.labels)
+
+
+def fake_runner(model, sampler, epoch=1):
+    """Just what UICLabelHook reads of a Runner."""
+    dataset = SimpleNamespace(get_gt_labels=lambda: torch.arange(12) % 3)
+    return SimpleNamespace(model=model, epoch=epoch, logger=MagicMock(),
+                           visualizer=MagicMock(),
+                           message_hub=MessageHub.get_instance('test_uic_label_hook'),
+                           train_dataloader=SimpleNamespace(sampler=sampler, dataset=dataset))
+
+
+def test_relabel_once_and_warn_for_an_unbalanced_sampler():
+    memory = PseudoLabelMemory(num_classes=3)
+    memory.setup(12, seed=0)
+    memory.record(torch.arange(6), torch.tensor([2, 2, 2, 1, 1, 1]))
+    model = torch.nn.Sequential(memory)
+    runner, hook = fake_runner(model, sampler=object()), UICLabelHook()
+    hook.before_train_epoch(runner)
+    expected, empty = next_labels(random_labels(12, 3, seed=0),
+                                  torch.tensor([2, 2, 2, 1, 1, 1] + [-1] * 6), 3)
+    assert torch.equal(memory.labels, expected) and int(memory.label_epoch) == 1
+    info = runner.message_hub.get_info('uic')
+    assert info['empty_split'] == empty and info['unseen'] == 0.5 and 'nmi_gt' in info
+    assert 'not class balanced' in runner.logger.warning.call_args[0][0]
+    hook.before_train_epoch(runner)  # same epoch again (a resumed run): no second relabel
+    assert torch.equal(memory.labels, expected) and runner.logger.warning.call_count == 1
+    with pytest.raises(TypeError, match='one PseudoLabelMemory'):
+        hook.before_train_epoch(fake_runner(torch.nn.Linear(2, 2), None))
