@@ -5,6 +5,7 @@ from .device import DeviceDataset, device_collate
 from .fashion_mnist import FashionMNIST
 from .image_list import ImageFolder, ImageList
 from .retrieval import CUB200, Cars196, StanfordOnlineProducts
+from .samplers import ClassBalancedSampler
 from .stl10 import STL10
 from .subset import SubsetFromFile, read_index_file
 from .svhn import SVHN
@@ -15,5 +16,5 @@ __all__ = [
     'InMemoryDataset', 'FashionMNIST', 'CIFAR10', 'CIFAR100', 'STL10', 'SVHN', 'ImageList',
     'ImageFolder', 'DeviceDataset', 'device_collate', 'seed_worker_from_torch', 'CUB200',
     'Cars196', 'StanfordOnlineProducts', 'SubsetFromFile', 'read_index_file',
-    'VOC07Classification', 'read_voc07_targets'
+    'VOC07Classification', 'read_voc07_targets', 'ClassBalancedSampler'
 ]

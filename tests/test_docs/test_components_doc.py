@@ -9,7 +9,8 @@ import selfemb.models  # noqa: F401
 from selfemb import registry
 
 DOC = (Path(__file__).resolve().parents[2] / 'docs' / 'components.md').read_text()
-REGISTRIES = ['MODELS', 'DATASETS', 'TRANSFORMS', 'FUNCTIONS', 'HOOKS', 'PARAM_SCHEDULERS']
+REGISTRIES = ['MODELS', 'DATASETS', 'TRANSFORMS', 'FUNCTIONS', 'HOOKS', 'PARAM_SCHEDULERS',
+              'DATA_SAMPLERS']
 
 
 @pytest.mark.parametrize('name', REGISTRIES)

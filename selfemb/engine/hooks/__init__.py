@@ -4,6 +4,7 @@ from .memory_init_hook import MemoryInitHook
 from .neighbourhood_discovery_hook import NeighbourhoodDiscoveryHook
 from .odc_init_hook import ODCInitHook
 from .random_state_hook import RandomStateHook
+from .uic_label_hook import UICLabelHook
 
 __all__ = ['KNNEvalHook', 'MemoryInitHook', 'NeighbourhoodDiscoveryHook', 'RandomStateHook',
-           'ODCInitHook']
+           'ODCInitHook', 'UICLabelHook']

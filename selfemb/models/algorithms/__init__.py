@@ -4,5 +4,6 @@ from .interclr import InterCLR
 from .isif import ISIF
 from .npid import NPID
 from .super_and import SuperAND
+from .uic import UIC
 
-__all__ = ['AND', 'EmbeddingAlgorithm', 'ISIF', 'NPID', 'SuperAND', 'InterCLR']
+__all__ = ['AND', 'EmbeddingAlgorithm', 'ISIF', 'NPID', 'SuperAND', 'InterCLR', 'UIC']

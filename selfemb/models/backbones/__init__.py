@@ -1,4 +1,5 @@
 """Backbones mmpretrain lacks."""
+from .alexnet_bn import AlexNetBN
 from .sobel_resnet import SobelResNet
 
-__all__ = ['SobelResNet']
+__all__ = ['AlexNetBN', 'SobelResNet']

@@ -2,5 +2,6 @@ from .and_head import ANDHead
 from .instance_spread_head import InstanceSpreadHead
 from .margin_nce_head import MarginNCEHead
 from .npid_head import NPIDHead
+from .uic_head import UICHead
 
-__all__ = ['ANDHead', 'InstanceSpreadHead', 'NPIDHead', 'MarginNCEHead']
+__all__ = ['ANDHead', 'InstanceSpreadHead', 'NPIDHead', 'MarginNCEHead', 'UICHead']

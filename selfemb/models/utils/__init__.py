@@ -2,10 +2,12 @@ from .distributed import all_gather_cat, all_reduce_mean
 from .neighbourhood import (entropy_and_neighbours, nearest_neighbours,
                             neighbourhood_consistency, num_anchors, select_anchors,
                             softmax_entropy)
+from .pseudo_labels import class_statistics, random_labels, split_empty_classes
 from .samples import sample_indices
 from .sobel import SobelFilter, sobel_filter
 from .strict_pretrained import StrictPretrained
 
-__all__ = ['StrictPretrained', 'all_gather_cat', 'all_reduce_mean', 'sample_indices', 'SobelFilter', 'sobel_filter',
-           'entropy_and_neighbours', 'softmax_entropy', 'nearest_neighbours', 'num_anchors', 'select_anchors',
-           'neighbourhood_consistency']
+__all__ = ['StrictPretrained', 'all_gather_cat', 'all_reduce_mean', 'sample_indices',
+           'SobelFilter', 'sobel_filter', 'entropy_and_neighbours', 'softmax_entropy',
+           'nearest_neighbours', 'num_anchors', 'select_anchors', 'neighbourhood_consistency',
+           'class_statistics', 'random_labels', 'split_empty_classes']

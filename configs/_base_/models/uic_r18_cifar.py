@@ -1,0 +1,10 @@
+# UIC (Chen et al. 2020) with the CIFAR ResNet-18 (3x3 stem, no max-pool): global
+# average pool -> linear classifier to K pseudo classes, cross-entropy against the
+# previous epoch's argmax labels (PseudoLabelMemory, sized from len(dataset)).
+# K = 10 x the real classes (the paper over-clusters: 3k-10k for 1000 classes).
+model = dict(
+    type='UIC',
+    num_classes=100,
+    backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, )),
+    head=dict(type='UICHead', in_channels=512),
+)

@@ -1,0 +1,120 @@
+"""UICLabelHook in a real Runner: labels of epoch 1 are the argmax predictions of epoch 0."""
+from pathlib import Path
+from types import SimpleNamespace
+from unittest.mock import MagicMock
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.logging import MessageHub
+from mmengine.runner import Runner
+
+from selfemb.engine.hooks import UICLabelHook
+from selfemb.engine.hooks.uic_label_hook import next_labels
+from selfemb.models.memories import PseudoLabelMemory
+from selfemb.models.utils import random_labels
+
+ROOT = Path(__file__).resolve().parents[2]
+K = 8
+
+
+def tiny_cfg(data_root, work_dir, max_epochs=2) -> Config:
+    cfg = Config.fromfile(ROOT / 'configs/uic/r18_fmnist.py')
+    cfg.model.num_classes = K
+    cfg.model.backbone.update(stem_channels=8, base_channels=8)
+    cfg.model.head.in_channels = 64
+    for key in ('train_dataloader', 'knn_train_dataloader', 'knn_val_dataloader'):
+        cfg[key].dataset.dataset.data_root = str(data_root)
+    cfg.train_dataloader.batch_size = 16
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h.type != 'KNNEvalHook']
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.param_scheduler[0].update(T_max=max_epochs, end=max_epochs)
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.logger.interval = 1
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+class Spy(Hook):
+    """Snapshots of the label buffers before UICLabelHook and at each epoch's first step."""
+
+    def __init__(self):
+        self.before, self.first_iter, self.recorded = {}, {}, []
+
+    def before_train(self, runner):
+        memory = runner.model.memory
+        record = memory.record
+
+        def spy(indices, predictions):
+            self.recorded.append((runner.epoch, indices.clone(), predictions.clone()))
+            record(indices, predictions)
+        memory.record = spy
+
+    def before_train_epoch(self, runner):  # VERY_HIGH: before the relabel
+        memory = runner.model.memory
+        self.before[runner.epoch] = (memory.labels.clone(), memory.predictions.clone())
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if batch_idx == 0:
+            self.first_iter[runner.epoch] = (runner.model.memory.labels.clone(),
+                                             runner.train_dataloader.sampler.labels.clone(),
+                                             int(runner.model.memory.label_epoch))
+
+
+def test_label_lifecycle_over_two_epochs(tiny_fmnist, tmp_path):
+    runner = Runner.from_cfg(tiny_cfg(tiny_fmnist, tmp_path))
+    spy = Spy()
+    runner.register_hook(spy, priority='VERY_HIGH')
+    runner.train()
+    labels0, preds_before0 = spy.before[0]
+    assert torch.equal(labels0, random_labels(64, K, seed=runner.seed))
+    assert bool((preds_before0 == -1).all())
+    assert torch.equal(spy.first_iter[0][1], labels0)  # the sampler got epoch 0's labels
+
+    _, preds0 = spy.before[1]  # predictions gathered in epoch 0, before the relabel
+    replay = torch.full((64, ), -1, dtype=torch.long)
+    for epoch, idx, pred in spy.recorded:  # a later batch overwrites; in a batch the first wins
+        for i, p in reversed(list(zip(idx.tolist(), pred.tolist()))) if epoch == 0 else ():
+            replay[i] = p
+    assert torch.equal(preds0, replay) and int((preds0 >= 0).sum()) > 0
+    labels1, sampler1, label_epoch1 = spy.first_iter[1]
+    assert torch.equal(labels1, next_labels(labels0, preds0, K)[0])
+    assert torch.equal(sampler1, labels1) and label_epoch1 == 1
+    seen = preds0 >= 0
+    if int(torch.unique(preds0[seen]).numel()) == K:  # no split needed: exactly the argmax
+        assert torch.equal(labels1[seen], preds0[seen])
+    info = runner.message_hub.get_info('uic')
+    assert info['epoch'] == 1 and 0 <= info['nmi_prev'] <= 1 and 0 <= info['nmi_gt'] <= 1
+    assert info['nonempty'] == K
+    saved = torch.load(tmp_path / 'epoch_2.pth', map_location='cpu', weights_only=False)
+    assert int(saved['state_dict']['memory.label_epoch']) == 1
+    assert torch.equal(saved['state_dict']['memory.labels'], runner.model.memory.labels)
+
+
+def fake_runner(model, sampler, epoch=1):
+    """Just what UICLabelHook reads of a Runner."""
+    dataset = SimpleNamespace(get_gt_labels=lambda: torch.arange(12) % 3)
+    return SimpleNamespace(model=model, epoch=epoch, logger=MagicMock(),
+                           visualizer=MagicMock(),
+                           message_hub=MessageHub.get_instance('test_uic_label_hook'),
+                           train_dataloader=SimpleNamespace(sampler=sampler, dataset=dataset))
+
+
+def test_relabel_once_and_warn_for_an_unbalanced_sampler():
+    memory = PseudoLabelMemory(num_classes=3)
+    memory.setup(12, seed=0)
+    memory.record(torch.arange(6), torch.tensor([2, 2, 2, 1, 1, 1]))
+    model = torch.nn.Sequential(memory)
+    runner, hook = fake_runner(model, sampler=object()), UICLabelHook()
+    hook.before_train_epoch(runner)
+    expected, empty = next_labels(random_labels(12, 3, seed=0),
+                                  torch.tensor([2, 2, 2, 1, 1, 1] + [-1] * 6), 3)
+    assert torch.equal(memory.labels, expected) and int(memory.label_epoch) == 1
+    info = runner.message_hub.get_info('uic')
+    assert info['empty_split'] == empty and info['unseen'] == 0.5 and 'nmi_gt' in info
+    assert 'not class balanced' in runner.logger.warning.call_args[0][0]
+    hook.before_train_epoch(runner)  # same epoch again (a resumed run): no second relabel
+    assert torch.equal(memory.labels, expected) and runner.logger.warning.call_count == 1
+    with pytest.raises(TypeError, match='one PseudoLabelMemory'):
+        hook.before_train_epoch(fake_runner(torch.nn.Linear(2, 2), None))
