@@ -12,6 +12,10 @@ Both count images per second (one image = all its views). The last line is JSON.
 AND's neighbourhood discovery on a synthetic N x 128 L2-normalised bank on the available
 device (entropy + 1 nearest neighbour of every row, anchors at select_rate 0.25): prints
 the seconds it takes (after one untimed warm-up on a 4096-row slice); the last line is JSON.
+
+For a model with batch clustering (CLD's ``CLDHead.cluster``), the throughput mode also
+times every clustering call during the model-only steps and reports ``kmeans_ms`` per
+iteration and ``kmeans_share``, its fraction of the model-only step.
 """
 import argparse
 import json
@@ -60,6 +64,25 @@ def timed(step, iters: int, warmup: int, device: torch.device) -> float:
         step(warmup + i)
     sync(device)
     return (time.perf_counter() - start) / iters
+
+
+def clustering_timer(model: torch.nn.Module, device: torch.device) -> list:
+    """Wrap the ``cluster`` method of every head that has one (CLD) so that its wall time
+    (synchronised) accumulates in the returned one-element list; ``[]`` if none has."""
+    heads = [m for m in model.modules() if callable(getattr(m, 'cluster', None))]
+    if not heads:
+        return []
+    spent = [0.0]
+    for head in heads:
+        def timed_cluster(*args, _inner=head.cluster, **kwargs):
+            sync(device)
+            start = time.perf_counter()
+            out = _inner(*args, **kwargs)
+            sync(device)
+            spent[0] += time.perf_counter() - start
+            return out
+        head.cluster = timed_cluster
+    return spent
 
 
 def forever(loader):
@@ -129,8 +152,11 @@ def main() -> None:
         float(log_vars['loss'])
 
     fixed = model.data_preprocessor(next(batches), True)
+    kmeans = clustering_timer(model, device)
 
-    def model_only(_: int) -> None:
+    def model_only(i: int) -> None:
+        if kmeans and i == args.warmup:
+            kmeans[0] = 0.0  # count the timed iterations only
         with optim_wrapper.optim_context(model):
             losses = model(**fixed, mode='loss')
         loss, log_vars = model.parse_losses(losses)
@@ -138,6 +164,7 @@ def main() -> None:
         float(log_vars['loss'])
 
     t_model = timed(model_only, args.iters, args.warmup, device)
+    kmeans_spent = kmeans[0] if kmeans else 0.0  # before end-to-end steps add to it
     t_e2e = timed(end_to_end, args.iters, args.warmup, device)
     result = dict(
         config=args.config, device=torch.cuda.get_device_name(device)
@@ -146,6 +173,11 @@ def main() -> None:
         end_to_end_img_s=round(batch_size / t_e2e, 1),
         model_only_img_s=round(batch_size / t_model, 1),
         ratio=round(t_model / t_e2e, 3))
+    if kmeans:
+        result.update(kmeans_ms=round(1000 * kmeans_spent / args.iters, 2),
+                      kmeans_share=round(kmeans_spent / args.iters / t_model, 4))
+        print(f"k-means {result['kmeans_ms']} ms per iteration, "
+              f"{100 * result['kmeans_share']:.2f} % of the model-only step")
     print(f"{result['device']}: end-to-end {result['end_to_end_img_s']} img/s, "
           f"model-only {result['model_only_img_s']} img/s, ratio {result['ratio']}")
     print(json.dumps(result))
