@@ -24,8 +24,8 @@ def test_resume_continues_exactly(config, extra, tmp_path, tiny_fmnist):
     opts = SMALL + extra
     train(config, tmp_path / 'full', tiny_fmnist, 'train_cfg.max_epochs=2', *opts)
     train(config, tmp_path / 'cut', tiny_fmnist, 'train_cfg.max_epochs=1', *opts)
-    log = train(config, tmp_path / 'cut', tiny_fmnist, 'train_cfg.max_epochs=2', '--resume',
-                *opts)
+    log = train(config, tmp_path / 'cut', tiny_fmnist, 'train_cfg.max_epochs=2', *opts,
+                '--resume')  # last: it ends the --cfg-options list
     assert 'resumed' in log.lower()
     full, resumed = state(tmp_path / 'full/epoch_2.pth'), state(tmp_path / 'cut/epoch_2.pth')
     assert full.keys() == resumed.keys()
@@ -47,7 +47,8 @@ def test_r50_in100_two_gloo_processes(global_batch, tmp_path):
     data = write_image_list(tmp_path / 'in100', per_split=32, size=36)
     shrink(cfg, {'ImageList': data})
     cfg.model.cld_head.global_batch = global_batch
-    cfg.model.cld_head.num_groups = 6 if global_batch else 4  # 2 ranks x 4 samples
+    # 2 ranks x 4 samples: k = 6 only works when the gathered batch of 8 is clustered
+    cfg.model.cld_head.num_groups = 6 if global_batch else 4
     cfg.train_dataloader.batch_size = 4
     config = tmp_path / 'r50_in100_tiny.py'
     cfg.dump(str(config))

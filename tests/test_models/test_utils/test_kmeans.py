@@ -91,6 +91,7 @@ def _rank_kmeans(x_all: torch.Tensor):
     return centroids, labels
 
 
+@pytest.mark.dist
 def test_global_batch_two_gloo_ranks_identical_centroids():
     x = torch.randn(12, 8, generator=torch.Generator().manual_seed(3))
     (c0, l0), (c1, l1) = run_in_processes(_rank_kmeans, 2, x)
