@@ -9,7 +9,8 @@ cost (a set number of Lloyd iterations, no convergence test) and deterministic:
 * update: the L2-normalised sum of the members (spherical k-means);
 * empty cluster: re-seeded with the point least similar to its own centroid (the
   farthest point, lowest index on ties); that point moves to the empty cluster. Several
-  empty clusters take the farthest points in order of cluster index.
+  empty clusters take the farthest points in order of cluster index; a point whose move
+  would empty its own cluster is skipped. Applied after every assignment step.
 
 ``k > n`` is a ``ValueError`` (the official CLD code silently asks for more clusters than
 samples on a GPU). :func:`global_batch_kmeans` clusters the all-gathered batch of every
