@@ -33,10 +33,11 @@ def naive_kmeans(x: np.ndarray, k: int, num_iters: int):
     return centroids, np.array(labels)
 
 
-def test_matches_naive_reference():
-    x = torch.randn(40, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    centroids, labels = spherical_kmeans(x, 6, num_iters=4)
-    ref_c, ref_l = naive_kmeans(x.numpy(), 6, 4)
+@pytest.mark.parametrize('n, k, seed', [(40, 6, 0), (40, 17, 1), (30, 25, 2), (12, 12, 3)])
+def test_matches_naive_reference(n, k, seed):
+    x = torch.randn(n, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    centroids, labels = spherical_kmeans(x, k, num_iters=4)
+    ref_c, ref_l = naive_kmeans(x.numpy(), k, 4)
     np.testing.assert_array_equal(labels.numpy(), ref_l)
     np.testing.assert_allclose(centroids.numpy(), ref_c, rtol=1e-5, atol=1e-6)
 
@@ -60,6 +61,19 @@ def test_empty_cluster_is_reseeded_with_the_farthest_point():
     centroids, labels = spherical_kmeans(x, 3, num_iters=3)
     assert torch.bincount(labels, minlength=3).min() >= 1
     assert labels[6] != labels[0] and labels[4] == labels[5]
+
+
+def test_empty_clusters_match_naive_reference_exactly():
+    # one-hot rows: every similarity is exactly 0 or 1, so ties are exact in any summation
+    # order. Init rows 0, 2, 5, 7 = e0, e0, e1, e1: clusters 1 and 3 start empty and take
+    # the two farthest points (rows 8: e2 and 9: e3, similarity 0 to their centroid e0).
+    x = torch.eye(4, dtype=torch.float64)[[0, 0, 0, 0, 0, 1, 1, 1, 2, 3]]
+    centroids, labels = spherical_kmeans(x, 4, num_iters=3)
+    assert labels.tolist() == [0, 0, 0, 0, 0, 2, 2, 2, 1, 3]
+    ref_c, ref_l = naive_kmeans(x.numpy(), 4, 3)
+    np.testing.assert_array_equal(labels.numpy(), ref_l)
+    np.testing.assert_array_equal(centroids.numpy(), ref_c)
+    assert torch.equal(centroids, torch.eye(4, dtype=torch.float64)[[0, 2, 1, 3]])
 
 
 def test_k_equal_n_gives_each_point_its_own_cluster():
