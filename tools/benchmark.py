@@ -16,6 +16,10 @@ AND's neighbourhood discovery on a synthetic N x 128 L2-normalised bank on the a
 device (entropy + 1 nearest neighbour of every row, anchors at select_rate 0.25): prints
 the seconds it takes, in total and per part (after one untimed warm-up on a 4096-row
 slice); the last line is JSON.
+
+For a model with batch clustering (CLD's ``CLDHead.cluster``), the throughput mode also
+times every clustering call during the model-only steps and reports ``kmeans_ms`` per
+iteration and ``kmeans_share``, its fraction of the model-only step.
 """
 import argparse
 import json
@@ -115,6 +119,25 @@ def init_clusters(model, seed: int = 0) -> None:
             memory.init_clusters(torch.from_numpy(labels).to(memory.bank.device))
 
 
+def clustering_timer(model: torch.nn.Module, device: torch.device) -> list:
+    """Wrap the ``cluster`` method of every head that has one (CLD) so that its wall time
+    (synchronised) accumulates in the returned one-element list; ``[]`` if none has."""
+    heads = [m for m in model.modules() if callable(getattr(m, 'cluster', None))]
+    if not heads:
+        return []
+    spent = [0.0]
+    for head in heads:
+        def timed_cluster(*args, _inner=head.cluster, **kwargs):
+            sync(device)
+            start = time.perf_counter()
+            out = _inner(*args, **kwargs)
+            sync(device)
+            spent[0] += time.perf_counter() - start
+            return out
+        head.cluster = timed_cluster
+    return spent
+
+
 def forever(loader):
     """Batches of ``loader`` epoch after epoch (the data is really reloaded)."""
     while True:
@@ -197,8 +220,11 @@ def main() -> None:
         float(log_vars['loss'])
 
     fixed = model.data_preprocessor(next(batches), True)
+    kmeans = clustering_timer(model, device)
 
-    def model_only(_: int) -> None:
+    def model_only(i: int) -> None:
+        if kmeans and i == args.warmup:
+            kmeans[0] = 0.0  # count the timed iterations only
         with optim_wrapper.optim_context(model):
             losses = model(**fixed, mode='loss')
         loss, log_vars = model.parse_losses(losses)
@@ -212,6 +238,7 @@ def main() -> None:
 
     t_model = timed(model_only_parts if timer else model_only, args.iters, args.warmup, device)
     parts = {k: v / args.iters for k, v in timer.seconds.items()} if timer else None
+    kmeans_spent = kmeans[0] if kmeans else 0.0  # before end-to-end steps add to it
     t_e2e = timed(end_to_end, args.iters, args.warmup, device)
     result = dict(
         config=args.config, device=torch.cuda.get_device_name(device)
@@ -226,6 +253,11 @@ def main() -> None:
         print(f"model-only step {t_model:.3f} s; online k-means + sampling "
               f"{sum(parts.values()):.4f} s = {100 * result['parts_share']:.2f} % "
               f"({', '.join(f'{k} {v:.4f} s' for k, v in parts.items())})")
+    if kmeans:
+        result.update(kmeans_ms=round(1000 * kmeans_spent / args.iters, 2),
+                      kmeans_share=round(kmeans_spent / args.iters / t_model, 4))
+        print(f"k-means {result['kmeans_ms']} ms per iteration, "
+              f"{100 * result['kmeans_share']:.2f} % of the model-only step")
     print(f"{result['device']}: end-to-end {result['end_to_end_img_s']} img/s, "
           f"model-only {result['model_only_img_s']} img/s, ratio {result['ratio']}")
     print(json.dumps(result))

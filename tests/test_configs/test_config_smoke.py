@@ -41,6 +41,10 @@ def shrink(cfg: Config, data_roots: dict) -> None:
             d['data_root'] = str(data_roots[d['type']])
         if 'batch_size' in d:
             d.update(batch_size=8, num_workers=0, persistent_workers=False)
+        if 'num_groups' in d:  # CLD: k <= the tiny batch
+            d['num_groups'] = min(d['num_groups'], 4)
+        if d.get('type') == 'LongTailDataset':  # a tail the 64-image set can supply
+            d['imbalance_ratio'] = min(d['imbalance_ratio'], 2)
         for key in ('scale', 'crop_size', 'size'):
             if d.get(key) in (224, 256, 96):  # ImageNet / STL-10 crops -> 32
                 d[key] = side

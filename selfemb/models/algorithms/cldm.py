@@ -1,0 +1,92 @@
+"""CLDm: CLD (Wang, Liu, Yu, CVPR 2021) with MoCo's momentum encoder and queue (He et al.,
+CVPR 2020) as the instance branch instead of NPID's memory bank.
+
+Per step, with views ``x`` (queries) and ``x'`` (keys)::
+
+    L = InfoNCE(f_I(x), k(x'), queue; τ_I)
+        + λ ½ [CE(f_G(x') Mᵀ / T_G, Γ) + CE(f_G(x) M'ᵀ / T_G, Γ')]
+
+``k`` is the instance branch of the momentum encoder, an exponential moving average of
+backbone + neck (``θ_k <- m θ_k + (1 - m) θ_q``, MoCo's ``m`` weights the OLD key
+encoder), updated before the keys are computed. The keys of every rank are all-gathered
+and enqueued, so the ``queue`` (a registered buffer, like its pointer and the
+encoder's step count) is identical on all ranks and restored by ``--resume``.
+"""
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmengine.model import ExponentialMovingAverage
+from torch import nn
+
+from selfemb.registry import MODELS
+
+from ..losses import queue_infonce_loss
+from ..utils import all_gather_cat
+from .base import EmbeddingAlgorithm
+from .cld import two_views
+
+
+@MODELS.register_module()
+class CLDm(EmbeddingAlgorithm):
+    """MoCo + CLD (``neck``: TwoBranchNeck, ``cld_head``: CLDHead; no memory bank).
+
+    Args:
+        cld_head: Config of the group-branch head.
+        queue_len: K, negatives kept (must be at least the global batch).
+        feat_dim: Instance embedding dimension.
+        momentum: MoCo's m, the weight of the old key encoder (0.999).
+        temperature: τ_I of the instance InfoNCE.
+        cld_weight: λ.
+    """
+
+    def __init__(self, backbone: dict, neck: dict, cld_head: dict, queue_len: int = 4096,
+                 feat_dim: int = 128, momentum: float = 0.999, temperature: float = 0.2,
+                 cld_weight: float = 1.0,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(backbone=backbone, neck=neck, data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if not 0.0 < momentum < 1.0 or queue_len < 1:
+            raise ValueError(f'CLDm needs 0 < momentum < 1 and queue_len >= 1, got '
+                             f'momentum={momentum}, queue_len={queue_len}')
+        self.cld_head = MODELS.build(cld_head)
+        self.cld_weight = cld_weight
+        self.temperature = temperature
+        # mmengine's EMA momentum weights the NEW (online) parameters: 1 - m
+        self.momentum_encoder = ExponentialMovingAverage(
+            nn.Sequential(self.backbone, self.neck), momentum=1.0 - momentum)
+        gen = torch.Generator().manual_seed(0)  # identical on every rank
+        queue = nn.functional.normalize(torch.randn(queue_len, feat_dim, generator=gen), dim=1)
+        self.register_buffer('queue', queue)
+        self.register_buffer('queue_ptr', torch.zeros((), dtype=torch.long))
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The online encoder's instance embedding ``f_I(x)`` (what kNN evaluates)."""
+        return self.neck(self.extract_feat(inputs))[0]
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        """Write the all-gathered keys over the oldest queue entries (wrapping around)."""
+        keys = all_gather_cat(keys.detach().to(self.queue.dtype))
+        size = self.queue.size(0)
+        if keys.size(0) > size:
+            raise ValueError(f'CLDm queue_len={size} is smaller than the global batch '
+                             f'{keys.size(0)}; raise queue_len')
+        slots = (self.queue_ptr + torch.arange(keys.size(0), device=keys.device)) % size
+        self.queue[slots] = keys
+        self.queue_ptr.copy_((self.queue_ptr + keys.size(0)) % size)
+
+    def loss(self, inputs: List[torch.Tensor],
+             data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
+        two_views(inputs, 'CLDm')
+        b = inputs[0].size(0)
+        instance, group = self.neck(self.extract_feat(torch.cat(inputs[:2])))
+        with torch.no_grad():
+            self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
+            keys = self.momentum_encoder(inputs[1])[0]
+        # a copy: enqueue() writes in place while autograd still holds the negatives
+        loss_instance = queue_infonce_loss(instance[:b], keys, self.queue.clone(),
+                                           self.temperature)
+        loss_cld = self.cld_head.loss(group[:b], group[b:])
+        self.enqueue(keys)
+        return dict(loss_instance=loss_instance, loss_cld=self.cld_weight * loss_cld)

@@ -1,0 +1,54 @@
+"""Head of CLD's group branch: batch k-means of each view, then the cross-level loss."""
+from typing import Tuple
+
+import torch
+from mmengine.model import BaseModule
+
+from selfemb.registry import MODELS
+
+from ..losses import cross_level_loss
+from ..utils import global_batch_kmeans, spherical_kmeans
+
+
+@MODELS.register_module()
+class CLDHead(BaseModule):
+    """Cross-level discrimination (Wang, Liu, Yu, CVPR 2021, eq. 2-3).
+
+    Each step, view 1's group features are clustered into ``num_groups`` groups by
+    spherical k-means (centroids ``M``, labels ``Γ``) and, separately, view 2's
+    (``M'``, ``Γ'``); the loss is
+    ``½ [CE(f_G(x') Mᵀ / T_G, Γ) + CE(f_G(x) M'ᵀ / T_G, Γ')]``
+    (:func:`selfemb.models.losses.cross_level_loss`). No state: nothing to resume.
+
+    Args:
+        num_groups: k. Must not exceed the samples clustered (the per-rank batch, or the
+            global batch with ``global_batch=True``); otherwise a ``ValueError``.
+        temperature: T_G.
+        num_iters: Lloyd iterations per clustering.
+        global_batch: Cluster the batch all-gathered over ranks (identical centroids on
+            every rank, each rank keeps its own rows' labels) instead of each rank's own
+            batch (the official code's behaviour).
+    """
+
+    def __init__(self, num_groups: int = 128, temperature: float = 0.2, num_iters: int = 5,
+                 global_batch: bool = False, init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_groups < 1 or num_iters < 1 or temperature <= 0:
+            raise ValueError(f'CLDHead needs num_groups >= 1, num_iters >= 1, temperature > 0;'
+                             f' got {num_groups}, {num_iters}, {temperature}')
+        self.num_groups = num_groups
+        self.temperature = temperature
+        self.num_iters = num_iters
+        self.global_batch = global_batch
+
+    def cluster(self, group: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(centroids, labels)`` of one view's group features (no gradient)."""
+        kmeans = global_batch_kmeans if self.global_batch else spherical_kmeans
+        return kmeans(group.detach(), self.num_groups, self.num_iters)
+
+    def loss(self, group1: torch.Tensor, group2: torch.Tensor) -> torch.Tensor:
+        """The cross-level loss of the two views' ``B x D`` group features."""
+        centroids1, labels1 = self.cluster(group1)
+        centroids2, labels2 = self.cluster(group2)
+        return cross_level_loss(group1, group2, centroids1, labels1, centroids2, labels2,
+                                self.temperature)
