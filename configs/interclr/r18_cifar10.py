@@ -4,26 +4,10 @@
 # the top 10 % (~4,950 of 50,000), margins +0.35 / -0.5, tau 0.1, lambda 0.75, bs 128,
 # SGD lr 0.03 m 0.9 wd 5e-4 (the CIFAR configs' value), cosine over 200 epochs.
 _base_ = [
+    '../_base_/models/interclr_r18_cifar.py',
     '../_base_/datasets/cifar10.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(
-    type='InterCLR',
-    backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, )),
-    neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=512, out_channels=128,
-              num_layers=2),
-    memory=dict(type='ODCMemory', feat_dim=128, momentum=0.5, num_clusters=100,
-                interval=1, min_cluster=1),
-    intra_head=dict(type='MarginNCEHead', margin=0.35, temperature=0.1),
-    inter_head=dict(type='MarginNCEHead', margin=-0.5, temperature=0.1),
-    intra_weight=0.75,
-    intra_source='moco',
-    num_negatives=1024,
-    intra_negatives=4096,
-    negative_strategy='semihard',
-    pool_fraction=0.1,
-    key_momentum=0.99,
-)
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=5e-4))
