@@ -120,3 +120,16 @@ def test_consistency_uses_known_labels_of_anchor_pairs():
     assert neighbourhood_consistency(anchor, neighbours, [0, 0, -1, 1]) == 1.0
     assert neighbourhood_consistency(anchor, neighbours, [-1] * 4) is None
     assert neighbourhood_consistency(torch.zeros(4, dtype=torch.bool), neighbours, labels) is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='the CUDA attention kernels')
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float16, torch.bfloat16])
+def test_fused_entropy_on_cuda_uses_the_kernel_and_matches(dtype):
+    bank = F.normalize(torch.randn(3000, 128, generator=torch.Generator().manual_seed(6)), dim=1)
+    ref, ref_neighbours = brute_force(bank, 1, 0.1)
+    entropy, method = softmax_entropy(bank.cuda(), 0.1, dtype=dtype)
+    assert method == 'fused'
+    tol = {torch.float32: 1e-3, torch.float16: 0.01, torch.bfloat16: 0.05}[dtype]
+    torch.testing.assert_close(entropy.cpu().double(), ref, rtol=0, atol=tol)
+    if dtype == torch.float32:
+        assert torch.equal(nearest_neighbours(bank.cuda(), 1).cpu(), ref_neighbours)
