@@ -123,6 +123,14 @@ def test_knn_curve_tool_merges_runs_and_writes_png(tmp_path, capsys):
     assert (work / 'knn_curve.png').read_bytes()[:4] == b'\x89PNG'
     with pytest.raises(ValueError, match="no 'knn/top9'"):
         run_tool('tools/analysis/plot_knn_curve.py', work, '--key', 'knn/top9', capsys=capsys)
+    other = tmp_path / 'npid_run' / 'stamp' / 'vis_data'
+    other.mkdir(parents=True)
+    (other / 'scalars.json').write_text(json.dumps({'knn/top1': 45.5, 'step': 3}) + '\n')
+    out = run_tool('tools/analysis/plot_knn_curve.py', work, tmp_path / 'npid_run',
+                   '--table', 2, 3, capsys=capsys)
+    assert out.strip().splitlines()[-4:] == [
+        '| epoch | isif_run | npid_run |', '|---|---|---|', '| 2 | 55.00 | — |',
+        '| 3 | 60.00 | 45.50 |']
 
 
 def test_model_selection_score_tool_from_checkpoint(tiny_fmnist, tmp_path, capsys):

@@ -5,7 +5,10 @@
 adds a new timestamp folder, later files win for the same epoch). One curve per work dir.
 
     python tools/analysis/plot_knn_curve.py work_dirs/isif_r18_fmnist [more work dirs] \
-        [--key knn/top1] [--out knn_curve.png]
+        [--key knn/top1] [--out knn_curve.png] [--table 4 8 12]
+
+``--table`` also prints a markdown table of the value at those epochs, one column per work
+dir (methods compared at equal epochs; ``—`` where a run has no evaluation then).
 """
 import argparse
 import glob
@@ -21,6 +24,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--key', default='knn/top1', help='logged scalar to plot')
     parser.add_argument('--out', help='PNG path (default: <first work dir>/knn_curve.png)')
     parser.add_argument('--title', default=None)
+    parser.add_argument('--table', nargs='+', type=int, metavar='EPOCH',
+                        help='print a markdown table of the value at these epochs')
     return parser.parse_args()
 
 
@@ -70,6 +75,16 @@ def plot(curves: Dict[str, Dict[int, float]], key: str, out: str, title: str = N
     plt.close(fig)
 
 
+def markdown_table(curves: Dict[str, Dict[int, float]], epochs: List[int]) -> str:
+    """Rows = ``epochs``, columns = runs; ``—`` where a run was not evaluated then."""
+    names = list(curves)
+    lines = ['| epoch | ' + ' | '.join(names) + ' |', '|---' * (len(names) + 1) + '|']
+    for epoch in epochs:
+        cells = [f'{curves[n][epoch]:.2f}' if epoch in curves[n] else '—' for n in names]
+        lines.append(f'| {epoch} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def main() -> None:
     args = parse_args()
     curves = {}
@@ -84,6 +99,8 @@ def main() -> None:
         print(f'{name}: {len(curve)} evaluations, best {max(curve.values()):.2f} '
               f'at epoch {max(curve, key=curve.get)}')
     print(f'wrote {out}')
+    if args.table:
+        print(markdown_table(curves, args.table))
     sys.stdout.flush()
 
 
