@@ -5,12 +5,13 @@ from typing import Optional, Tuple
 import torch
 from mmengine import dist
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from selfemb.models.memories import NeighbourhoodMemory
 from selfemb.models.utils import (entropy_and_neighbours, neighbourhood_consistency, num_anchors,
                                   select_anchors)
 from selfemb.registry import HOOKS
+
+from .model_parts import model_and_part
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -74,12 +75,7 @@ class NeighbourhoodDiscoveryHook(Hook):
 
     @staticmethod
     def memory_of(runner) -> NeighbourhoodMemory:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        found = [m for m in model.modules() if isinstance(m, NeighbourhoodMemory)]
-        if len(found) != 1:
-            raise TypeError(f'NeighbourhoodDiscoveryHook needs a model with one '
-                            f'NeighbourhoodMemory; {type(model).__name__} has {len(found)}')
-        return found[0]
+        return model_and_part(runner, NeighbourhoodMemory, 'NeighbourhoodDiscoveryHook')[1]
 
     def before_run(self, runner) -> None:
         memory = self.memory_of(runner)

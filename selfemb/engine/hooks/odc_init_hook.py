@@ -6,13 +6,13 @@ import numpy as np
 import torch
 from mmengine import dist
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from selfemb.evaluation.knn import extract_embeddings
 from selfemb.models.memories import ODCMemory
 from selfemb.registry import HOOKS
 
 from .knn_eval_hook import resolve_loader_cfg
+from .model_parts import model_and_part
 
 
 def faiss_kmeans(features: np.ndarray, k: int, niter: int = 20, seed: int = 0) -> np.ndarray:
@@ -61,12 +61,7 @@ class ODCInitHook(Hook):
 
     @staticmethod
     def model_and_memory(runner):
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        found = [m for m in model.modules() if isinstance(m, ODCMemory)]
-        if len(found) != 1:
-            raise TypeError(f'ODCInitHook needs a model with one ODCMemory; '
-                            f'{type(model).__name__} has {len(found)}')
-        return model, found[0]
+        return model_and_part(runner, ODCMemory, 'ODCInitHook')
 
     def before_run(self, runner) -> None:
         model, _ = self.model_and_memory(runner)

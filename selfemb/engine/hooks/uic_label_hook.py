@@ -6,12 +6,13 @@ import numpy as np
 import torch
 from mmengine import dist
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from sklearn.metrics import normalized_mutual_info_score
 
 from selfemb.models.memories import PseudoLabelMemory
 from selfemb.models.utils import class_statistics, split_empty_classes
 from selfemb.registry import HOOKS
+
+from .model_parts import model_and_part
 
 
 def next_labels(labels: torch.Tensor, predictions: torch.Tensor,
@@ -59,12 +60,7 @@ class UICLabelHook(Hook):
 
     @staticmethod
     def memory_of(runner) -> PseudoLabelMemory:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        found = [m for m in model.modules() if isinstance(m, PseudoLabelMemory)]
-        if len(found) != 1:
-            raise TypeError(f'UICLabelHook needs a model with one PseudoLabelMemory; '
-                            f'{type(model).__name__} has {len(found)}')
-        return found[0]
+        return model_and_part(runner, PseudoLabelMemory, 'UICLabelHook')[1]
 
     def before_train_epoch(self, runner) -> None:
         memory = self.memory_of(runner)
