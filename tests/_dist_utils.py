@@ -8,6 +8,7 @@ and return values must be picklable (define ``fn`` at module level); mmengine.di
 helpers see the group like in a real launch (RANK / WORLD_SIZE / LOCAL_RANK are set).
 """
 import datetime
+import gc
 import os
 import pickle
 import socket
@@ -39,6 +40,8 @@ def _worker(rank: int, fn: Callable, world_size: int, port: int, args: tuple,
         result = fn(*args)
         with open(os.path.join(out_dir, f'{rank}.pkl'), 'wb') as f:
             pickle.dump(result, f)
+        del result
+        gc.collect()  # a DDP model left in a reference cycle must not outlive the group
         torch_dist.barrier()  # no rank leaves while another still uses the group
     finally:
         torch_dist.destroy_process_group()

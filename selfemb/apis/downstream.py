@@ -125,4 +125,5 @@ def benchmark_main(library: str, argv: Optional[list] = None) -> None:
     init_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
     runner = Runner.from_cfg(cfg)
     runner.train()
+    del runner  # its DDP model holds the process group (see shutdown_distributed)
     shutdown_distributed()

@@ -1,4 +1,6 @@
 """Start the process group for a launcher, also on machines without a GPU."""
+import gc
+
 import torch
 import torch.distributed as dist
 from mmengine.dist import init_dist
@@ -23,7 +25,14 @@ def init_distributed(launcher: str, dist_cfg: dict) -> None:
 
 def shutdown_distributed() -> None:
     """Wait for every rank, then close the process group, so no rank exits while another
-    still talks to it (gloo aborts a process whose peer vanished mid-connection)."""
+    still talks to it (gloo aborts a process whose peer vanished mid-connection).
+
+    Unreachable objects are collected first: a DDP wrapper (kept alive by reference
+    cycles, e.g. a finished Runner's) holds the group, and if it outlives
+    ``destroy_process_group`` the group's threads are torn down at interpreter exit,
+    which aborts the process ("terminate called without an active exception"). Callers
+    drop their Runner / model before calling this."""
+    gc.collect()
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
