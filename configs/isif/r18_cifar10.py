@@ -6,3 +6,5 @@ _base_ = [
     '../_base_/schedules/sgd_200e_isif.py',
     '../_base_/default_runtime.py',
 ]
+# The official code drops the last, smaller batch (its in-batch negatives would change).
+train_dataloader = dict(drop_last=True)

@@ -12,3 +12,5 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[12, 16], gamma=0.1)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)
 default_hooks = dict(checkpoint=dict(interval=5))
+# The official code drops the last, smaller batch (its in-batch negatives would change).
+train_dataloader = dict(drop_last=True)

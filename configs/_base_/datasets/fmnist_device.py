@@ -11,8 +11,8 @@ data_preprocessor = dict(
     num_views=2,
     batch_augments=[
         dict(type='BatchRandomResizedCrop', size=32, scale=(0.2, 1.0)),
-        dict(type='BatchRandomGrayscale', p=0.2),
         dict(type='BatchColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.4),
+        dict(type='BatchRandomGrayscale', p=0.2),
         dict(type='BatchHorizontalFlip', p=0.5),
     ])
 

@@ -8,13 +8,17 @@ data_preprocessor = dict(
     std=[66.4, 65.4, 69.2],
     num_views=2)
 
+# The official ISIF / NPID / AND / CLD code augments PIL images with torchvision, colour
+# jitter before grayscale; the same transforms run here through mmpretrain's wrappers
+# (mmcv's own colour ops assume BGR arrays, these sources give RGB).
 view_pipeline = [
-    dict(type='mmpretrain.RandomResizedCrop', scale=96, crop_ratio_range=(0.2, 1.0)),
-    dict(type='mmpretrain.RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.299, 0.587, 0.114)),
-    dict(type='mmpretrain.ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4,
-         hue=0.4),
-    dict(type='RandomFlip', prob=0.5),
+    dict(type='mmpretrain.NumpyToPIL', to_rgb=False),
+    dict(type='mmpretrain.torchvision/RandomResizedCrop', size=96, scale=(0.2, 1.0)),
+    dict(type='mmpretrain.torchvision/ColorJitter', brightness=0.4, contrast=0.4,
+         saturation=0.4, hue=0.4),
+    dict(type='mmpretrain.torchvision/RandomGrayscale', p=0.2),
+    dict(type='mmpretrain.torchvision/RandomHorizontalFlip', p=0.5),
+    dict(type='mmpretrain.PILToNumpy', to_bgr=False),
 ]
 train_pipeline = [
     dict(type='mmpretrain.MultiView', num_views=2, transforms=[view_pipeline]),

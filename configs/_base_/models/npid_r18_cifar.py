@@ -1,7 +1,10 @@
 # NPID (Wu et al. 2018): CIFAR ResNet-18, fc -> 128, L2, memory bank sized from the data.
 model = dict(
     type='NPID',
-    backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, )),
+    # PyTorch's default init, as the official code (mmpretrain zeroes each block's
+    # last BN scale unless told not to)
+    backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
+                  zero_init_residual=False),
     neck=dict(type='LinearNeck', in_channels=512, out_channels=128),
     head=dict(type='NPIDHead', loss_type='softmax', temperature=0.1),
     memory=dict(type='SimpleMemory', feat_dim=128, momentum=0.5),  # momentum weights OLD

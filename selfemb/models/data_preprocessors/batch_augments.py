@@ -69,10 +69,12 @@ class BatchRandomResizedCrop:
     """torchvision ``RandomResizedCrop``: area fraction ~ U(scale), log aspect ratio ~
     U(log ratio), the first of ``max_tries`` draws that fits (all tries drawn at once),
     else the central crop; uniform position. Resampled bilinearly with ``roi_align
-    (aligned=True, sampling_ratio=-1)``: one fused kernel per batch, equal to bilinear
-    ``resize`` of the crop when upsampling (pixel-centre aligned), and averaging the
-    samples inside each output pixel when downsampling (antialiasing like torchvision's
-    default ``antialias=True``, which affine ``grid_sample`` lacks). It is also faster:
+    (aligned=True, sampling_ratio=-1)``: one fused kernel per batch, pixel-centre aligned
+    like a bilinear ``resize`` of the crop, except that the outermost output rows and
+    columns interpolate with the image pixels just outside the box (a crop-then-resize
+    clamps to the crop's edge; mean |difference| about 0.1 % of the range at 32 px), and
+    averaging the samples inside each output pixel when downsampling (antialiasing like
+    torchvision's default ``antialias=True``, which affine ``grid_sample`` lacks). It is also faster:
     0.12 vs 0.36 ms (32 px), 0.17 vs 0.5 ms (96 px) for 256 crops on an H100."""
 
     def __init__(self, size: Union[int, Sequence[int]], scale: Sequence[float] = (0.08, 1.0),
