@@ -6,19 +6,23 @@
 #
 # DIR receives: binary wheels for the target Python (manylinux x86_64) of the OpenMMLab
 # packages, faiss-cpu and their dependencies; mmcv 2.1.0's source distribution (to build
-# its compiled ops on the target, where its compiler and CUDA are); and a pure-Python mmcv
-# wheel (no ops: enough for training and evaluation with selfemb and mmpretrain, not for
-# mmdet / mmseg models). --skip / --skip-file leave out packages the target already has
-# (names, or the output of `pip freeze` / `pip list --format=freeze` there).
+# its compiled ops on the target, where its compiler and CUDA are); and the pure-Python
+# build of it, mmcv-lite (no ops: enough for training and evaluation with selfemb and
+# mmpretrain, not for mmdet / mmseg models). --skip / --skip-file leave out packages the
+# target already has (names, or the output of `pip freeze` / `pip list --format=freeze`
+# there); then install the folder's wheels with --no-deps: `pip install --no-index
+# --no-deps DIR/*.whl` (mmcv-lite included).
 #
 # On the target, with torch and torchvision installed:
-#   pip install --no-index --find-links DIR mmcv mmengine mmpretrain faiss-cpu [mmdet mmsegmentation]
+#   pip install --no-index --find-links DIR mmcv-lite mmengine mmpretrain faiss-cpu ftfy regex
 #   pip install --no-deps -e /path/to/selfemb
-# and, for the ops: MMCV_WITH_OPS=1 pip install --no-build-isolation --no-index DIR/mmcv-2.1.0.tar.gz
+# or, with the ops (mmdet / mmseg transfer), instead of mmcv-lite:
+#   MMCV_WITH_OPS=1 pip install --no-build-isolation --no-index DIR/mmcv-2.1.0.tar.gz
+#   pip install --no-index --find-links DIR mmdet mmsegmentation
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 [ $# -ge 1 ] || usage 2
 case "$1" in -h|--help) usage 0 ;; esac
 DIR=$1; shift
@@ -58,7 +62,7 @@ echo "[wheelhouse] wheels for Python $PYVER -> $DIR"
 "${PIP[@]}" download -q --only-binary=:all: --python-version "$PYVER" --implementation cp \
   "${PLATFORMS[@]}" -d "$DIR" "${PACKAGES[@]}"
 
-echo "[wheelhouse] mmcv 2.1.0: source distribution and a pure-Python wheel"
+echo "[wheelhouse] mmcv 2.1.0: source distribution and its pure-Python build (mmcv-lite)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # --no-deps --no-binary: the sdist itself; pip does not build it when only downloading.
@@ -66,7 +70,7 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$tmp"/mmcv-2.1.0.tar.gz "$DIR"/
 MMCV_WITH_OPS=0 "$BUILD_PY" -m pip wheel -q --no-deps --no-build-isolation -w "$tmp/wheel" \
   "$tmp/mmcv-2.1.0.tar.gz"
-cp "$tmp"/wheel/mmcv-2.1.0-*.whl "$DIR"/
+cp "$tmp"/wheel/mmcv_lite-2.1.0-*.whl "$DIR"/
 
 normalise() { printf '%s' "$1" | tr 'A-Z_.' 'a-z--'; }
 removed=()
