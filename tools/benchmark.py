@@ -78,21 +78,26 @@ def timed(step, iters: int, warmup: int, device: torch.device) -> float:
 
 
 class PartTimer:
-    """Seconds spent in wrapped functions, per part name (device-synchronised)."""
+    """Seconds spent in wrapped functions, per part name (device-synchronised); a wrapped
+    call made inside another counts only in the outer one."""
 
     def __init__(self, device: torch.device) -> None:
-        self.device, self.seconds = device, {}
+        self.device, self.seconds, self.busy = device, {}, False
 
     def wrap(self, owner, attr: str, part: str) -> None:
         fn = getattr(owner, attr)
 
         def timed_fn(*args, **kwargs):
+            if self.busy:
+                return fn(*args, **kwargs)
+            self.busy = True
             sync(self.device)
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
                 sync(self.device)
+                self.busy = False
                 self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - start
         setattr(owner, attr, timed_fn)
 
@@ -105,6 +110,7 @@ def interclr_parts(model, device: torch.device) -> PartTimer:
     timer = PartTimer(device)
     timer.wrap(model.memory, 'relabel', 'relabel')
     timer.wrap(model.memory, 'update_centroids', 'centroids')
+    timer.wrap(model.memory, 'refill_clusters', 'centroids')
     for name in ('label_segments', 'sample_positives', 'sample_negatives'):
         timer.wrap(interclr, name, 'sampling')
     return timer

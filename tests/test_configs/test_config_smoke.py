@@ -13,9 +13,9 @@ CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').glob('[!_]
 
 # Per-config overrides the tiny data needs (config path prefix -> merge_from_dict options).
 OVERRIDES = {
-    # 24-64 tiny samples: fewer clusters and negatives than samples
-    'configs/interclr/': {'model.memory.num_clusters': 4, 'model.num_negatives': 8,
-                          'model.intra_negatives': 16},
+    # 24-64 tiny samples: fewer clusters (x min_cluster) and negatives than samples
+    'configs/interclr/': {'model.memory.num_clusters': 4, 'model.memory.min_cluster': 2,
+                          'model.num_negatives': 8, 'model.intra_negatives': 16},
 }
 
 

@@ -60,6 +60,21 @@ def test_faiss_kmeans_finds_the_blobs_and_is_seeded():
         faiss_kmeans(x, 31)
 
 
+def test_faiss_kmeans_trains_on_every_point(monkeypatch):
+    faiss = pytest.importorskip('faiss')
+    made = []
+
+    class Recording(faiss.Kmeans):
+        def train(self, x, *args, **kwargs):
+            made.append((self.cp.max_points_per_centroid, len(x)))
+            return super().train(x, *args, **kwargs)
+
+    monkeypatch.setattr(faiss, 'Kmeans', Recording)
+    x = np.random.default_rng(0).standard_normal((600, 2)).astype(np.float32)
+    faiss_kmeans(x, 2, niter=2)  # faiss' default (256 per centroid) would subsample 512
+    assert made and made[0][0] >= made[0][1] == 600
+
+
 def test_hook_fills_bank_from_extraction_and_clusters_once():
     model = Toy()
     model.memory.setup(N, seed=0)

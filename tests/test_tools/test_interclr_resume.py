@@ -1,6 +1,7 @@
 """tools/train.py with InterCLR: a resumed run equals an uninterrupted one bit for bit
 (bank, pseudo-labels, centroids, MoCo queue and key encoder), and the initial k-means
 is not run again on resume."""
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,7 +12,14 @@ from tests.conftest import write_fashion_mnist
 from tests.test_tools.test_train_resume import state, train
 
 CONFIG = 'configs/interclr/r18_fmnist.py'
-SMALL = ['model.memory.num_clusters=4', 'model.num_negatives=8', 'model.intra_negatives=16']
+SMALL = ['model.memory.num_clusters=4', 'model.memory.min_cluster=2', 'model.num_negatives=8',
+         'model.intra_negatives=16']
+
+
+def label_changes(log: str, epoch: int) -> list:
+    """The logged ``label_change`` of every iteration of ``epoch``."""
+    return re.findall(rf'Epoch\(train\) +\[{epoch}\]\[ *\d+/\d+\].*?label_change: ([\d.]+)',
+                      log)
 
 
 @pytest.mark.slow
@@ -29,6 +37,9 @@ def test_interclr_resume_continues_exactly(tmp_path):
     assert full_log.count('ODCInitHook: k-means of 32 samples into 4 clusters') == 1
     assert 'ODCInitHook: k-means' not in resumed_log
     assert 'clustering restored from the checkpoint' in resumed_log
+    # the monitor of the step's first flush is restored too (a buffer, not 0 after resume)
+    assert len(label_changes(full_log, 2)) == 2
+    assert label_changes(resumed_log, 2) == label_changes(full_log, 2)
     full, resumed = state(tmp_path / 'full/epoch_2.pth'), state(tmp_path / 'cut/epoch_2.pth')
     assert full.keys() == resumed.keys()
     for key in ('memory.bank', 'memory.labels', 'memory.centroids', 'memory.num_updates',

@@ -15,12 +15,16 @@ v_i of view 1, total (eq. 6)::
   with other labels by ``negative_strategy``
   (:func:`~selfemb.models.utils.label_sampling.sample_negatives`).
 
-After the loss the batch's v_i (all-gathered) update the bank (paper eq. 2), and the
-next flush relabels those rows and, every ``interval`` iterations, the centroids. Logged
+After the loss the batch's embeddings (all-gathered) update the bank (paper eq. 2), and
+the next flush relabels those rows and, every ``interval`` iterations, the centroids.
+``bank_source``: ``'key'`` (the official release, MoCo only) writes the momentum
+encoder's keys of view 2, ``'query'`` the online embeddings v_i of view 1. With more than
+one process the key encoder runs with shuffle BN (MoCo §3.3,
+:func:`~selfemb.models.utils.batch_shuffle`); a single process has no shuffle BN. Logged
 besides the two (weighted) loss terms: ``label_change``, the fraction of the rows
 relabelled at the start of the step whose pseudo-label changed.
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.model import ExponentialMovingAverage
@@ -29,7 +33,7 @@ from torch import nn
 from selfemb.registry import MODELS
 
 from ..memories import KeyQueue, ODCMemory
-from ..utils import sample_indices
+from ..utils import batch_shuffle, batch_unshuffle, sample_indices
 from ..utils.label_sampling import STRATEGIES, label_segments, sample_negatives, sample_positives
 from .base import EmbeddingAlgorithm
 
@@ -48,6 +52,9 @@ class InterCLR(EmbeddingAlgorithm):
         negative_strategy: ``'semihard'`` (default), ``'hard'``, ``'random'``, ``'semieasy'``.
         pool_fraction: Pool of semi-hard / semi-easy sampling (0.1 = top 10 %).
         key_momentum: MoCo momentum encoder, ``θ_k <- m θ_k + (1 - m) θ_q`` (0.999).
+        bank_source: What updates the inter branch's bank: ``'key'`` (MoCo keys of view
+            2, the official release) or ``'query'`` (v_i of view 1); default ``'key'``
+            with ``intra_source='moco'``, ``'query'`` with ``'memory'``.
         block_size: Floats per anchors x bank similarity block of negative sampling.
     """
 
@@ -56,6 +63,7 @@ class InterCLR(EmbeddingAlgorithm):
                  num_negatives: int = 16384, intra_negatives: Optional[int] = None,
                  negative_strategy: str = 'semihard', pool_fraction: float = 0.1,
                  key_momentum: float = 0.999, block_size: int = 1 << 25,
+                 bank_source: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(backbone=backbone, neck=neck, memory=memory,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -72,6 +80,13 @@ class InterCLR(EmbeddingAlgorithm):
             raise ValueError(f'InterCLR needs 0 <= intra_weight <= 1, num_negatives >= 1 and '
                              f'0 < key_momentum < 1, got {intra_weight}, {num_negatives}, '
                              f'{key_momentum}')
+        bank_source = bank_source or ('key' if intra_source == 'moco' else 'query')
+        if bank_source not in ('key', 'query') or (bank_source == 'key'
+                                                   and intra_source != 'moco'):
+            raise ValueError(f"InterCLR bank_source must be 'key' (with intra_source="
+                             f"'moco') or 'query', got {bank_source!r} with intra_source="
+                             f'{intra_source!r}')
+        self.bank_source = bank_source
         self.intra_head, self.inter_head = MODELS.build(intra_head), MODELS.build(inter_head)
         self.intra_weight, self.intra_source = intra_weight, intra_source
         self.num_negatives = num_negatives
@@ -93,21 +108,23 @@ class InterCLR(EmbeddingAlgorithm):
                              f'{num_samples} training samples; lower intra_negatives')
 
     def intra_loss(self, inputs: List[torch.Tensor], q: torch.Tensor,
-                   indices: torch.Tensor) -> torch.Tensor:
+                   indices: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The intra-image loss and the MoCo keys (``None`` with the memory source)."""
         if self.intra_source == 'memory':
             bank = self.memory.bank
             noise = torch.randint(0, bank.size(0), (q.size(0), self.intra_negatives),
                                   device=q.device)
-            return self.intra_head.loss(q, bank[indices], bank[noise])
+            return self.intra_head.loss(q, bank[indices], bank[noise]), None
         if len(inputs) < 2:
             raise ValueError("InterCLR with intra_source='moco' needs two views per image; "
                              'set num_views=2 in the pipeline / data preprocessor')
         with torch.no_grad():
             self.key_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
-            k = self.key_encoder(inputs[1])
+            shuffled, perm = batch_shuffle(inputs[1])  # shuffle BN across ranks
+            k = batch_unshuffle(self.key_encoder(shuffled), perm)
         loss = self.intra_head.loss(q, k, self.queue.keys.clone())
         self.queue.push(k)
-        return loss
+        return loss, k
 
     def inter_loss(self, q: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         bank, labels = self.memory.bank, self.memory.labels
@@ -127,8 +144,9 @@ class InterCLR(EmbeddingAlgorithm):
             raise RuntimeError('InterCLR: the ODCMemory has no initial clustering; add '
                                "dict(type='ODCInitHook') to custom_hooks")
         q = self.embed(inputs[0])
-        losses = dict(loss_intra=self.intra_weight * self.intra_loss(inputs, q, indices),
+        loss_intra, k = self.intra_loss(inputs, q, indices)
+        losses = dict(loss_intra=self.intra_weight * loss_intra,
                       loss_inter=(1 - self.intra_weight) * self.inter_loss(q, indices))
-        self.memory.update(indices, q.detach())
+        self.memory.update(indices, k if self.bank_source == 'key' else q.detach())
         losses['label_change'] = self.memory.label_change.to(q.device)  # logged only
         return losses

@@ -23,10 +23,10 @@ class ODCMemory(SimpleMemory):
     been installed, so it is not run again on resume).
 
     Every iteration (:meth:`flush` of the queued, all-gathered batch), after the bank rows
-    are blended (``m_i <- normalise(μ m_i + (1-μ) v_i)``, μ weights the OLD entry), each
-    row of the batch is relabelled to its nearest centroid (squared Euclidean distance,
-    paper §3.1). Every ``interval`` flushes the centroids are re-averaged from the whole
-    bank, after small clusters are refilled:
+    are blended (``m_i <- normalise(μ m_i + (1-μ) v_i)``, μ weights the OLD entry; μ = 0
+    replaces the row, as the official release), each row of the batch is relabelled to
+    its nearest centroid (squared Euclidean distance, paper §3.1). Small clusters are
+    refilled every ``small_cluster_interval`` flushes (:meth:`refill_clusters`):
 
     1. members of every non-empty cluster with fewer than ``min_cluster`` members are
        relabelled to their nearest centroid among the clusters with at least
@@ -34,43 +34,60 @@ class ODCMemory(SimpleMemory):
     2. every empty cluster, in increasing id order, takes half of the currently largest
        cluster (:func:`~selfemb.models.utils.clustering.split_largest`: the half on the
        side of its member farthest from its mean; deterministic);
-    3. centroid = mean of the members.
+    3. the centroids of the clusters whose members changed are re-averaged.
+
+    Every ``interval`` flushes all centroids are re-averaged over the whole bank
+    (:meth:`update_centroids`, steps 1-2 first, with the fresh means in step 1).
 
     Ranks all apply the same gathered batch with deterministic operations, so bank,
     labels and centroids stay identical everywhere without any broadcast.
 
     Args:
-        feat_dim: D. momentum: weight of the old bank entry (0.5).
+        feat_dim: D. momentum: weight of the old bank entry (0.5; 0 = replace).
         num_clusters: k (10,000 for ImageNet); must be <= the dataset size.
-        interval: Flushes between centroid updates (1 = every iteration).
-        min_cluster: Clusters smaller than this are refilled (1: only empty ones).
+        interval: Flushes between centroid updates (1 = every iteration; official 10).
+        min_cluster: Clusters smaller than this are refilled (1: only empty ones;
+            official 20); ``num_clusters * min_cluster`` must not exceed the dataset.
+        small_cluster_interval: Flushes between small-cluster refills (official 1).
     """
 
     def __init__(self, feat_dim: int = 128, momentum: float = 0.5, num_clusters: int = 10000,
-                 interval: int = 1, min_cluster: int = 1, init_cfg=None) -> None:
+                 interval: int = 1, min_cluster: int = 1, small_cluster_interval: int = 1,
+                 init_cfg=None) -> None:
         super().__init__(feat_dim=feat_dim, momentum=momentum, init_cfg=init_cfg)
-        if num_clusters < 2 or interval < 1 or min_cluster < 1:
-            raise ValueError(f'ODCMemory needs num_clusters >= 2, interval >= 1 and '
-                             f'min_cluster >= 1, got num_clusters={num_clusters}, '
-                             f'interval={interval}, min_cluster={min_cluster}')
+        if num_clusters < 2 or interval < 1 or min_cluster < 1 or small_cluster_interval < 1:
+            raise ValueError(f'ODCMemory needs num_clusters >= 2, interval >= 1, '
+                             f'min_cluster >= 1 and small_cluster_interval >= 1, got '
+                             f'num_clusters={num_clusters}, interval={interval}, '
+                             f'min_cluster={min_cluster}, '
+                             f'small_cluster_interval={small_cluster_interval}')
         self.num_clusters, self.interval, self.min_cluster = num_clusters, interval, min_cluster
+        self.small_cluster_interval = small_cluster_interval
         self.register_buffer('labels', torch.zeros(0, dtype=torch.long))
         self.register_buffer('centroids', torch.zeros(num_clusters, feat_dim))
         self.register_buffer('num_updates', torch.tensor(0, dtype=torch.long))
         self.register_buffer('initialized', torch.tensor(False))
-        self.label_change = torch.tensor(0.0)  # of the last relabelled batch (not state)
+        # of the last relabelled batch; a buffer so the first value logged after
+        # --resume is the uninterrupted run's
+        self.register_buffer('label_change', torch.tensor(0.0))
 
     def setup(self, num_samples: int, seed: Optional[int] = None) -> None:
         """Random unit bank (as :class:`SimpleMemory`), all labels 0, not initialised."""
         if self.num_clusters > num_samples:
             raise ValueError(f'ODCMemory num_clusters={self.num_clusters} exceeds the '
                              f'{num_samples} training samples; lower num_clusters')
+        if self.num_clusters * self.min_cluster > num_samples:
+            raise ValueError(f'ODCMemory num_clusters={self.num_clusters} x min_cluster='
+                             f'{self.min_cluster} exceeds the {num_samples} training '
+                             f'samples (some cluster would always be refilled); lower '
+                             f'min_cluster or num_clusters')
         super().setup(num_samples, seed)
         device = self.bank.device
         self.labels = torch.zeros(num_samples, dtype=torch.long, device=device)
         self.centroids = torch.zeros(self.num_clusters, self.feat_dim, device=device)
         self.num_updates = torch.tensor(0, dtype=torch.long, device=device)
         self.initialized = torch.tensor(False, device=device)
+        self.label_change = torch.tensor(0.0, device=device)
 
     def _check_setup(self) -> None:
         if self.labels.numel() == 0:
@@ -102,16 +119,19 @@ class ODCMemory(SimpleMemory):
 
     @torch.no_grad()
     def flush(self) -> None:
-        """Blend the queued rows, relabel them, and every ``interval`` flushes re-average
-        the centroids (after refilling small clusters)."""
+        """Blend the queued rows and relabel them; every ``interval`` flushes re-average
+        the centroids, else every ``small_cluster_interval`` flushes refill small clusters."""
         pending = self._pending
         super().flush()
         if pending is None or not bool(self.initialized):
             return
         self.relabel(pending[0])
         self.num_updates += 1
-        if int(self.num_updates) % self.interval == 0:
+        step = int(self.num_updates)
+        if step % self.interval == 0:
             self.update_centroids()
+        elif step % self.small_cluster_interval == 0:
+            self.refill_clusters()
 
     @torch.no_grad()
     def relabel(self, indices: torch.Tensor) -> None:
@@ -122,28 +142,52 @@ class ODCMemory(SimpleMemory):
         self.labels[indices] = new
 
     @torch.no_grad()
-    def update_centroids(self) -> int:
-        """Refill small / empty clusters, then re-average every centroid over the bank.
+    def refill_clusters(self, centroids: Optional[torch.Tensor] = None) -> int:
+        """Steps 1-2 of the class docstring: small clusters dissolved into their nearest
+        big cluster by ``centroids`` (default: the current ones), empty clusters refilled.
+        Without ``centroids`` (step 3) the clusters whose members changed are re-averaged.
         Returns how many clusters were refilled."""
         self._check_setup()
         k = self.num_clusters
-        means, counts = cluster_means(self.bank, self.labels, k, self.centroids)
+        counts = torch.bincount(self.labels, minlength=k)
         small = (counts > 0) & (counts < self.min_cluster)
+        if not bool((counts < self.min_cluster).any()):
+            return 0
+        before = self.labels.clone()
         if bool(small.any()):
             big = counts >= self.min_cluster
             if not bool(big.any()):
                 raise RuntimeError(f'every cluster has fewer than min_cluster='
                                    f'{self.min_cluster} members; lower min_cluster')
             moving = torch.nonzero(small[self.labels]).squeeze(1)
-            self.labels[moving] = nearest_centroid(self.bank[moving], means, big)
+            self.labels[moving] = nearest_centroid(
+                self.bank[moving], self.centroids if centroids is None else centroids, big)
             counts = torch.bincount(self.labels, minlength=k)
         empty = torch.nonzero(counts == 0).squeeze(1).tolist()
         for target in empty:
             split_largest(self.bank, self.labels, counts, target)
-        if empty or bool(small.any()):
-            means, _ = cluster_means(self.bank, self.labels, k, self.centroids)
-        self.centroids.copy_(means)
+        if centroids is None:
+            changed = self.labels != before
+            touched = torch.unique(torch.cat([before[changed], self.labels[changed]]))
+            rows = torch.isin(self.labels, touched)
+            means, _ = cluster_means(self.bank[rows], self.labels[rows], k, self.centroids)
+            self.centroids[touched] = means[touched]
         return len(empty)
+
+    @torch.no_grad()
+    def update_centroids(self) -> int:
+        """Refill small / empty clusters, then re-average every centroid over the bank.
+        Returns how many clusters were refilled."""
+        self._check_setup()
+        means, counts = cluster_means(self.bank, self.labels, self.num_clusters,
+                                      self.centroids)
+        refilled = 0
+        if bool((counts < self.min_cluster).any()):
+            refilled = self.refill_clusters(means)
+            means, _ = cluster_means(self.bank, self.labels, self.num_clusters,
+                                     self.centroids)
+        self.centroids.copy_(means)
+        return refilled
 
     def cluster_sizes(self) -> torch.Tensor:
         """Members per cluster (``k`` int64) under the current labels."""

@@ -1,4 +1,4 @@
-from .distributed import all_gather_cat, all_reduce_mean
+from .distributed import all_gather_cat, all_reduce_mean, batch_shuffle, batch_unshuffle
 from .kmeans import global_batch_kmeans, spherical_kmeans
 from .neighbourhood import (entropy_and_neighbours, nearest_neighbours,
                             neighbourhood_consistency, num_anchors, select_anchors,
@@ -8,7 +8,8 @@ from .samples import sample_indices
 from .sobel import SobelFilter, sobel_filter
 from .strict_pretrained import StrictPretrained
 
-__all__ = ['StrictPretrained', 'all_gather_cat', 'all_reduce_mean', 'sample_indices',
+__all__ = ['StrictPretrained', 'all_gather_cat', 'all_reduce_mean',
+           'batch_shuffle', 'batch_unshuffle', 'sample_indices',
            'SobelFilter', 'sobel_filter', 'entropy_and_neighbours', 'softmax_entropy',
            'nearest_neighbours', 'num_anchors', 'select_anchors', 'neighbourhood_consistency',
            'class_statistics', 'random_labels', 'split_empty_classes', 'spherical_kmeans',

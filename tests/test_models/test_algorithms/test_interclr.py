@@ -55,6 +55,27 @@ def test_moco_intra_branch_uses_keys_and_queue_then_enqueues():
     assert torch.equal(model.queue.keys[B:], queue[B:])
 
 
+@pytest.mark.parametrize('source', ['key', 'query'])
+def test_bank_rows_become_the_keys_or_the_queries(source):
+    # momentum 0.0 (weight of the old entry): the rows are replaced, as the release
+    memory = dict(type='ODCMemory', feat_dim=DIM, momentum=0.0, num_clusters=3)
+    model = build(memory=memory, **({} if source == 'key' else dict(bank_source=source)))
+    assert model.bank_source == source  # 'key' is the default of the MoCo intra branch
+    images, samples = batch()
+    bank = model.memory.bank.clone()
+    model.loss(images, samples)
+    model.memory.flush()
+    with torch.no_grad():
+        q, k = model.embed(images[0]), model.key_encoder(images[1])
+    idx = torch.tensor(IDX)
+    torch.testing.assert_close(model.memory.bank[idx], k if source == 'key' else q,
+                               rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(k, q, atol=1e-3)
+    rest = torch.ones(N, dtype=torch.bool)
+    rest[idx] = False
+    assert torch.equal(model.memory.bank[rest], bank[rest])
+
+
 def test_memory_intra_branch_and_inter_branch_against_the_bank():
     model = build(intra_source='memory', negative_strategy='hard',  # no centroid update
                   memory=dict(type='ODCMemory', feat_dim=DIM, num_clusters=3, interval=100))
@@ -98,5 +119,9 @@ def test_errors_name_the_problem():
     init_default_scope('selfemb')
     with pytest.raises(TypeError, match='ODCMemory'):
         MODELS.build(dict(CFG, memory=dict(type='SimpleMemory', feat_dim=DIM)))
+    with pytest.raises(ValueError, match="bank_source must be 'key'.*'memory'"):
+        MODELS.build(dict(CFG, intra_source='memory', bank_source='key'))
+    with pytest.raises(ValueError, match="got 'keys'"):
+        MODELS.build(dict(CFG, bank_source='keys'))
     with pytest.raises(ValueError, match='negative_strategy'):
         MODELS.build(dict(CFG, negative_strategy='easy'))

@@ -78,15 +78,53 @@ def test_small_clusters_are_dissolved_then_refilled():
     assert set(torch.nonzero(mem.labels == 2).squeeze(1).tolist()) <= {0, 1, 2, 3}
 
 
+def test_small_cluster_is_dissolved_every_iteration_between_centroid_updates():
+    feats = unit([0, 10, 20, 90, 100, 110, 200, 210])
+    labels = [0, 0, 0, 1, 1, 1, 2, 2]
+    # centroids every 100 flushes; small clusters (< 2 members) every flush
+    mem = memory_on(feats, labels, 3, interval=100, min_cluster=2)
+    old = mem.centroids.clone()
+    mem.update(torch.tensor([0, 6]), unit([5, 105]))  # row 6 leaves cluster 2 for 1
+    mem.flush()
+    assert int(mem.num_updates) == 1
+    # cluster 2 kept only row 7 (210 deg): dissolved into cluster 1 (nearest by the
+    # current centroids), then refilled with the far half of the now largest cluster 1
+    assert mem.labels[:3].tolist() == [0, 0, 0] and mem.labels[7] == 2
+    assert mem.cluster_sizes().tolist() == [3, 3, 2]
+    bank = mem.bank
+    for c in (1, 2):  # the clusters whose members changed are re-averaged ...
+        torch.testing.assert_close(mem.centroids[c], bank[mem.labels == c].mean(0))
+    # ... the others keep their centroid until the next centroid update
+    assert torch.equal(mem.centroids[0], old[0])
+    assert not torch.allclose(mem.centroids[0], bank[:3].mean(0))
+
+    # with small clusters handled every 2nd flush only, cluster 2 stays small after one
+    lazy = memory_on(feats, labels, 3, interval=100, min_cluster=2, small_cluster_interval=2)
+    lazy.update(torch.tensor([0, 6]), unit([5, 105]))
+    lazy.flush()
+    assert lazy.cluster_sizes().tolist() == [3, 4, 1] and torch.equal(lazy.centroids, old)
+    with pytest.raises(ValueError, match='small_cluster_interval=0'):
+        ODCMemory(feat_dim=2, num_clusters=3, small_cluster_interval=0)
+
+
+def test_min_cluster_times_clusters_must_fit_the_data():
+    with pytest.raises(ValueError, match='num_clusters=4 x min_cluster=20 exceeds the 50'):
+        ODCMemory(feat_dim=2, num_clusters=4, min_cluster=20).setup(50)
+    ODCMemory(feat_dim=2, num_clusters=4, min_cluster=20).setup(80)
+
+
 def test_state_round_trips_through_state_dict():
     feats = F.normalize(torch.randn(12, 4, generator=torch.Generator().manual_seed(0)), dim=1)
     mem = memory_on(feats, [i % 3 for i in range(12)], 3)
     mem.update(torch.tensor([1, 2]), F.normalize(torch.randn(2, 4), dim=1))
     state = mem.state_dict()  # flushes first
+    mem.label_change = torch.tensor(0.25)  # the logged monitor is state too (--resume)
+    state = mem.state_dict()
     fresh = ODCMemory(feat_dim=4, num_clusters=3)
     fresh.setup(12)
     fresh.load_state_dict(state)
-    for key in ('bank', 'labels', 'centroids', 'num_updates', 'initialized'):
+    assert float(fresh.label_change) == 0.25
+    for key in ('bank', 'labels', 'centroids', 'num_updates', 'initialized', 'label_change'):
         assert torch.equal(getattr(fresh, key), getattr(mem, key)), key
 
 
