@@ -25,7 +25,8 @@ def check_labels(labels: torch.Tensor, num_classes: int) -> None:
 
 def random_labels(num_samples: int, num_classes: int, seed: Optional[int] = None) -> torch.Tensor:
     """Epoch-0 labels as in the official UIC code: i.i.d. uniform over the K classes
-    (``torch.Generator`` seeded with ``seed``, identical on every rank), then
+    (``torch.Generator`` seeded with ``seed``: the same on every rank given the same
+    seed, which ``MemoryInitHook`` takes from rank 0), then
     :func:`split_empty_classes` so that no class starts empty."""
     if not 1 <= num_classes <= num_samples:
         raise ValueError(f'UIC needs 1 <= num_classes <= number of training samples, got '
