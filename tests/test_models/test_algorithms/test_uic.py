@@ -128,7 +128,8 @@ def test_classifier_init_is_normal_001_with_zero_bias():
 
 def test_r50_config_has_the_official_head_and_residual_init():
     cfg = Config.fromfile(ROOT / 'configs/uic/r50_in1k.py')
-    assert cfg.optim_wrapper.optimizer.lr == 0.2 and cfg.optim_wrapper.optimizer.weight_decay == 1e-4
+    optimizer = cfg.optim_wrapper.optimizer  # official main.sh: LR=0.2, WD=-4, BATCH=1024
+    assert optimizer.lr == 0.2 and optimizer.weight_decay == 1e-4
     assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 1024
     model = MODELS.build(dict(cfg.model, data_preprocessor=dict(
         mean=[0, 0, 0], std=[1, 1, 1], num_views=1)))
