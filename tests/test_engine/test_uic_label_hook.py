@@ -1,4 +1,5 @@
-"""UICLabelHook in a real Runner: labels of epoch 1 are the argmax predictions of epoch 0."""
+"""UICLabelHook in a real Runner: labels of epoch 1 are the argmax predictions of epoch 0;
+`load_from` a later epoch relabels; 2 gloo ranks with diff_rank_seed share the labels."""
 from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import MagicMock
@@ -14,6 +15,7 @@ from selfemb.engine.hooks import UICLabelHook
 from selfemb.engine.hooks.uic_label_hook import next_labels
 from selfemb.models.memories import PseudoLabelMemory
 from selfemb.models.utils import random_labels
+from tests._dist_utils import run_in_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 K = 8
@@ -118,3 +120,68 @@ def test_relabel_once_and_warn_for_an_unbalanced_sampler():
     assert torch.equal(memory.labels, expected) and runner.logger.warning.call_count == 1
     with pytest.raises(TypeError, match='one PseudoLabelMemory'):
         hook.before_train_epoch(fake_runner(torch.nn.Linear(2, 2), None))
+
+
+def test_load_from_a_later_epoch_relabels_from_its_predictions():
+    """A checkpoint of epoch 500 has label_epoch 499; a new run (load_from, not resume)
+    starts at epoch 0 and must relabel from those predictions, then once per epoch."""
+    memory = PseudoLabelMemory(num_classes=3)
+    memory.setup(12, seed=0)
+    memory.set_labels(torch.arange(12) % 3, epoch=499)
+    memory.record(torch.arange(6), torch.tensor([2, 2, 2, 1, 1, 1]))
+    old_labels, old_predictions = memory.labels.clone(), memory.predictions.clone()
+    model, sampler = torch.nn.Sequential(memory), SimpleNamespace(set_labels=MagicMock())
+    hook = UICLabelHook()
+    hook.before_train_epoch(fake_runner(model, sampler, epoch=0))
+    expected = next_labels(old_labels, old_predictions, 3)[0]
+    assert int(memory.label_epoch) == 0 and torch.equal(memory.labels, expected)
+    assert bool((memory.predictions == -1).all())
+    hook.before_train_epoch(fake_runner(model, sampler, epoch=0))  # no second relabel
+    assert torch.equal(memory.labels, expected)
+    memory.record(torch.arange(12), torch.arange(12) % 3)
+    hook.before_train_epoch(fake_runner(model, sampler, epoch=1))
+    assert int(memory.label_epoch) == 1 and torch.equal(memory.labels, torch.arange(12) % 3)
+
+
+def test_load_from_in_a_real_runner(tiny_fmnist, tmp_path):
+    Runner.from_cfg(tiny_cfg(tiny_fmnist, tmp_path / 'first')).train()
+    saved = torch.load(tmp_path / 'first/epoch_2.pth', map_location='cpu',
+                       weights_only=False)['state_dict']
+    assert int(saved['memory.label_epoch']) == 1
+    cfg = tiny_cfg(tiny_fmnist, tmp_path / 'second')
+    cfg.load_from = str(tmp_path / 'first/epoch_2.pth')
+    runner = Runner.from_cfg(cfg)
+    spy = Spy()
+    runner.register_hook(spy, priority='VERY_HIGH')
+    runner.train()
+    labels0, sampler0, label_epoch0 = spy.first_iter[0]
+    expected = next_labels(saved['memory.labels'], saved['memory.predictions'], K)[0]
+    assert label_epoch0 == 0 and torch.equal(labels0, expected)  # the checkpoint's argmax
+    assert torch.equal(sampler0, expected)
+    _, preds0 = spy.before[1]
+    labels1, _, label_epoch1 = spy.first_iter[1]
+    assert label_epoch1 == 1 and torch.equal(labels1, next_labels(labels0, preds0, K)[0])
+
+
+def _first_epoch_on_each_rank(data_root: str, work_dir: str) -> dict:
+    cfg = tiny_cfg(data_root, work_dir, max_epochs=1)
+    cfg.launcher = 'pytorch'
+    cfg.model_wrapper_cfg = dict(cfg.model_wrapper_cfg, device_ids=None)
+    cfg.randomness = dict(seed=5, diff_rank_seed=True)  # mmengine: rank r gets seed 5 + r
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    state = runner.model.module.memory.state_dict()
+    return dict(seed=runner.seed, **{key: value.clone() for key, value in state.items()})
+
+
+@pytest.mark.dist
+def test_two_gloo_ranks_with_diff_rank_seed_start_from_the_same_labels(tiny_fmnist, tmp_path):
+    """End to end (Runner.train also broadcasts buffers after init_weights; the hook's own
+    shared seed is tested in test_pseudo_label_memory.py)."""
+    first, second = run_in_processes(_first_epoch_on_each_rank, 2, str(tiny_fmnist),
+                                     str(tmp_path), timeout=300.0)
+    assert (first['seed'], second['seed']) == (5, 6)  # the ranks do have different seeds
+    assert int(first['label_epoch']) == int(second['label_epoch']) == 0
+    assert torch.equal(first['labels'], random_labels(64, K, seed=5))  # rank 0's seed
+    for key in ('labels', 'predictions'):
+        assert torch.equal(first[key], second[key]), key

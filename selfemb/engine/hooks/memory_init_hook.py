@@ -1,8 +1,20 @@
 """Size every memory of the model from the training set, before a checkpoint is resumed."""
+from typing import Optional
+
+from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from selfemb.registry import HOOKS
+
+
+def shared_seed(seed: Optional[int]) -> Optional[int]:
+    """Rank 0's ``seed`` on every rank (one broadcast; unchanged without a process group)."""
+    if dist.get_world_size() == 1:
+        return seed
+    box = [seed]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 @HOOKS.register_module()
@@ -12,6 +24,12 @@ class MemoryInitHook(Hook):
     Runs in ``before_run``, i.e. before mmengine resumes a checkpoint, so a resumed bank
     is loaded into a bank of the right size (a different size is a clear error). Bank
     sizes therefore always come from ``len(dataset)``, never from a constant in a config.
+
+    ``seed`` is rank 0's ``runner.seed``, broadcast once (:func:`shared_seed`): with
+    ``randomness.diff_rank_seed=True`` mmengine gives rank r the seed ``seed + r``, and
+    the replicated initial state (e.g. UIC's epoch-0 labels) must not depend on the rank.
+    (``Runner.train`` also broadcasts every buffer from rank 0 after ``init_weights``;
+    the shared seed does not rely on that.)
     """
 
     priority = 'VERY_HIGH'
@@ -24,6 +42,7 @@ class MemoryInitHook(Hook):
         num_samples = len(runner.train_dataloader.dataset)
         if num_samples == 0:
             raise ValueError('the training set is empty; a memory cannot be sized from it')
+        seed = shared_seed(runner.seed)
         for memory in memories:
-            memory.setup(num_samples, seed=runner.seed)
+            memory.setup(num_samples, seed=seed)
         runner.logger.info(f'{len(memories)} memory(ies) sized for {num_samples} samples')

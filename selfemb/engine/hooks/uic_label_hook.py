@@ -33,11 +33,14 @@ class UICLabelHook(Hook):
     Before every epoch t (``before_train_epoch``), with the model's
     :class:`PseudoLabelMemory`:
 
-    1. if its ``label_epoch < t``: labels_t = :func:`next_labels` of labels_{t-1} and the
-       predictions recorded during epoch t-1 (all ranks hold the same buffers, so every
+    1. if its ``label_epoch != t``: labels_t = :func:`next_labels` of the memory's labels
+       and the predictions recorded with them (all ranks hold the same buffers, so every
        rank computes the same labels; no communication). A run resumed from the
-       checkpoint of epoch t-1 recomputes exactly the same labels; epoch 0 uses the
-       memory's initial labels (uniform random with the run's seed, empties split);
+       checkpoint of epoch t-1 recomputes exactly the same labels; epoch 0 of a fresh
+       run uses the memory's initial labels (uniform random with rank 0's seed, empties
+       split). After ``load_from`` a UIC checkpoint (label_epoch e.g. 499, epoch 0),
+       epoch 0 relabels from the checkpoint's last predictions (a checkpoint with
+       ``label_epoch == 0`` keeps its epoch-0 labels);
     2. hands the labels to the train loader's sampler (``set_labels`` of
        :class:`~selfemb.datasets.ClassBalancedSampler`; another sampler gets a warning
        once: training then is not class balanced).
@@ -64,7 +67,7 @@ class UICLabelHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         memory = self.memory_of(runner)
-        if int(memory.label_epoch) < runner.epoch:
+        if int(memory.label_epoch) != runner.epoch:  # != not <: load_from a later epoch
             self.relabel(runner, memory)
         elif runner.epoch == 0 and not runner.message_hub.get_info('uic'):
             self._log(runner, memory.labels, None, memory.num_classes, 0, 0.0, 0.0)

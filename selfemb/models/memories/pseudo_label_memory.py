@@ -43,7 +43,8 @@ class PseudoLabelMemory(BaseMemory):
 
     def setup(self, num_samples: int, seed: Optional[int] = None) -> None:
         """Epoch-0 labels: :func:`~selfemb.models.utils.pseudo_labels.random_labels`
-        (uniform with ``seed``, empty classes split); no predictions yet."""
+        (uniform with ``seed``, empty classes split); no predictions yet. Give every rank
+        the same ``seed`` (``MemoryInitHook`` broadcasts rank 0's)."""
         if self.num_classes < 1:
             raise ValueError('PseudoLabelMemory.num_classes is not set (the UIC algorithm '
                              'sets it from its num_classes)')

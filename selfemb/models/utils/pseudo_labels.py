@@ -25,7 +25,8 @@ def check_labels(labels: torch.Tensor, num_classes: int) -> None:
 
 def random_labels(num_samples: int, num_classes: int, seed: Optional[int] = None) -> torch.Tensor:
     """Epoch-0 labels as in the official UIC code: i.i.d. uniform over the K classes
-    (``torch.Generator`` seeded with ``seed``, identical on every rank), then
+    (``torch.Generator`` seeded with ``seed``: the same on every rank given the same
+    seed, which ``MemoryInitHook`` takes from rank 0), then
     :func:`split_empty_classes` so that no class starts empty."""
     if not 1 <= num_classes <= num_samples:
         raise ValueError(f'UIC needs 1 <= num_classes <= number of training samples, got '
@@ -49,9 +50,10 @@ def split_empty_classes(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
 
     Empty classes are filled in ascending class order; each takes the currently largest
     class (ties: the lowest class id). The members of a class are ordered by
-    :func:`scrambled_order`; the class keeps the first ``ceil(n/2)`` of them and the
-    empty class takes the last ``floor(n/2)``. Deterministic (no random generator), the
-    same on every rank. The official code shuffles the largest class randomly instead.
+    :func:`scrambled_order`; as in the official code, the class keeps the first
+    ``floor(n/2)`` of them and the empty class takes the last ``ceil(n/2)``.
+    Deterministic (no random generator), the same on every rank; the official code
+    shuffles the largest class randomly before cutting it instead.
 
     Runs in ``O(N log N + K log K)``: the members of a class stay one contiguous block of
     the ordered samples, so a split cuts a block and only block ends are tracked.
@@ -83,7 +85,7 @@ def split_empty_classes(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     heapq.heapify(heap)
     for target in empty:
         neg_size, largest = heapq.heappop(heap)
-        keep = (-neg_size + 1) // 2
+        keep = -neg_size // 2
         move = -neg_size - keep
         counts[largest], counts[target] = keep, move
         starts[target] = starts[largest] + keep

@@ -1,10 +1,15 @@
 """PseudoLabelMemory: sizing, recording, checkpoints, identical buffers on 2 gloo ranks."""
+from types import SimpleNamespace
+from unittest.mock import MagicMock
+
 import pytest
 import torch
 
 from selfemb.datasets import ClassBalancedSampler
+from selfemb.engine.hooks import MemoryInitHook
 from selfemb.engine.hooks.uic_label_hook import next_labels
 from selfemb.models.memories import PseudoLabelMemory
+from selfemb.models.utils import random_labels
 from tests._dist_utils import run_in_processes
 
 
@@ -74,3 +79,31 @@ def test_two_gloo_ranks_hold_identical_label_buffers():
     single.set_labels(first['labels'])
     merged = [o for pair in zip(first['order'], second['order']) for o in pair]
     assert merged == list(single)  # rank r holds positions r, r + 2, ... of one list
+
+
+class _WithMemory(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.memory = PseudoLabelMemory(num_classes=5)
+
+    def memories(self):
+        return [self.memory]
+
+
+def _init_with_rank_seed() -> dict:
+    """MemoryInitHook on a stand-in runner whose seed is ``5 + rank``, as mmengine's with
+    ``randomness.diff_rank_seed=True``."""
+    rank = torch.distributed.get_rank()
+    model = _WithMemory()
+    runner = SimpleNamespace(model=model, seed=5 + rank, logger=MagicMock(),
+                             train_dataloader=SimpleNamespace(dataset=range(40)))
+    MemoryInitHook().before_run(runner)
+    return dict(seed=runner.seed, labels=model.memory.labels.clone())
+
+
+@pytest.mark.dist
+def test_initial_labels_use_rank_0_seed_on_every_rank():
+    first, second = run_in_processes(_init_with_rank_seed, 2)
+    assert (first['seed'], second['seed']) == (5, 6)
+    assert torch.equal(first['labels'], random_labels(40, 5, seed=5))
+    assert torch.equal(second['labels'], first['labels'])

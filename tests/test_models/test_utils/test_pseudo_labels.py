@@ -12,21 +12,46 @@ def test_no_empty_class_is_unchanged():
 
 
 def test_empty_class_takes_half_of_largest_in_scrambled_order():
-    labels = torch.tensor([0, 0, 0, 0, 0, 1, 1, 0])  # class 0: 6 members, class 2 empty
+    labels = torch.tensor([0, 0, 0, 0, 0, 1, 1, 0, 0])  # class 0: 7 members, class 2 empty
     out = split_empty_classes(labels, 3)
-    assert torch.bincount(out, minlength=3).tolist() == [3, 2, 3]
+    # official: the largest keeps max_item[:n // 2], the empty class gets the rest
+    assert torch.bincount(out, minlength=3).tolist() == [3, 2, 4]
     assert torch.equal(out[labels == 1], torch.tensor([1, 1]))  # others untouched
     members = (labels == 0).nonzero()[:, 0]
-    rank = torch.argsort(scrambled_order(8))  # position of each sample in the order
+    rank = torch.argsort(scrambled_order(9))  # position of each sample in the order
     ordered = members[torch.argsort(rank[members])]
-    assert out[ordered].tolist() == [0, 0, 0, 2, 2, 2]  # first ceil(n/2) stay
+    assert out[ordered].tolist() == [0, 0, 0, 2, 2, 2, 2]  # first floor(n/2) stay
+
+
+def naive_split(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The official loop (main.py) with the random shuffle replaced by the scrambled
+    order: every empty class, in ascending id, takes max_item[n // 2:] of the first
+    largest class."""
+    rank = torch.argsort(scrambled_order(labels.numel())).tolist()
+    lists = [sorted((i for i, c in enumerate(labels.tolist()) if c == k), key=rank.__getitem__)
+             for k in range(num_classes)]
+    for empty in [k for k, members in enumerate(lists) if not members]:
+        largest = max(range(num_classes), key=lambda k: (len(lists[k]), -k))
+        members = lists[largest]
+        lists[empty], lists[largest] = members[len(members) // 2:], members[:len(members) // 2]
+    out = torch.empty_like(labels)
+    for k, members in enumerate(lists):
+        out[members] = k
+    return out
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_split_equals_the_official_loop(seed):
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 3, (37, ), generator=gen) * 4  # classes 0, 4, 8 only
+    assert torch.equal(split_empty_classes(labels, 11), naive_split(labels, 11))
 
 
 def test_repeated_splits_and_ties():
     labels = torch.zeros(10, dtype=torch.long)  # everything collapsed into class 0
     out = split_empty_classes(labels, 4)
-    # 0 (10) -> 0:5, 1:5 ; largest tie 0/1 -> lowest id 0 -> 0:3, 2:2 ; largest 1 -> 1:3, 3:2
-    assert torch.bincount(out, minlength=4).tolist() == [3, 3, 2, 2]
+    # 0 (10) -> 0:5, 1:5 ; largest tie 0/1 -> lowest id 0 -> 0:2, 2:3 ; largest 1 -> 1:2, 3:3
+    assert torch.bincount(out, minlength=4).tolist() == [2, 2, 3, 3]
     assert torch.equal(out, split_empty_classes(labels, 4))  # deterministic
     assert class_statistics(out, 4) == dict(nonempty=4, min_size=2, max_size=3)
 
