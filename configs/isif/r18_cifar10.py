@@ -6,3 +6,5 @@ _base_ = [
     '../_base_/schedules/sgd_200e_isif.py',
     '../_base_/default_runtime.py',
 ]
+# all ranks' keys in every softmax, as the official single-process run (no-op on 1 GPU)
+model = dict(head=dict(gather_keys=True))

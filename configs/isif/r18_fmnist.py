@@ -12,3 +12,5 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[12, 16], gamma=0.1)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)
 default_hooks = dict(checkpoint=dict(interval=5))
+# all ranks' keys in every softmax, as the official single-process run (no-op on 1 GPU)
+model = dict(head=dict(gather_keys=True))

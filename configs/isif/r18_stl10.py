@@ -9,5 +9,6 @@ model = dict(
     type='ISIF',
     backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(3, )),
     neck=dict(type='LinearNeck', in_channels=512, out_channels=128),
-    head=dict(type='InstanceSpreadHead', temperature=0.1, detach_key=True),
+    head=dict(type='InstanceSpreadHead', temperature=0.1, detach_key=True,
+              gather_keys=True),  # all ranks' keys, as the official 1-process run
 )
