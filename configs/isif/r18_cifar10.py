@@ -8,3 +8,5 @@ _base_ = [
 ]
 # The official code drops the last, smaller batch (its in-batch negatives would change).
 train_dataloader = dict(drop_last=True)
+# all ranks' keys in every softmax, as the official single-process run (no-op on 1 GPU)
+model = dict(head=dict(gather_keys=True))

@@ -13,7 +13,8 @@ model = dict(
     backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
                   zero_init_residual=False),
     neck=dict(type='LinearNeck', in_channels=512, out_channels=128),
-    head=dict(type='InstanceSpreadHead', temperature=0.1, detach_key=True),
+    head=dict(type='InstanceSpreadHead', temperature=0.1, detach_key=True,
+              gather_keys=True),  # all ranks' keys, as the official 1-process run
 )
 # The official code drops the last, smaller batch (its in-batch negatives would change).
 train_dataloader = dict(drop_last=True)

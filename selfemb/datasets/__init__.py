@@ -5,6 +5,7 @@ from .device import DeviceDataset, device_collate
 from .fashion_mnist import FashionMNIST
 from .image_list import ImageFolder, ImageList
 from .long_tail import LongTailDataset, long_tail_counts, long_tail_indices
+from .neighbour_pairs import NeighbourPairDataset
 from .retrieval import CUB200, Cars196, StanfordOnlineProducts
 from .samplers import ClassBalancedSampler
 from .stl10 import STL10
@@ -18,5 +19,5 @@ __all__ = [
     'ImageFolder', 'DeviceDataset', 'device_collate', 'seed_worker_from_torch', 'CUB200',
     'Cars196', 'StanfordOnlineProducts', 'SubsetFromFile', 'read_index_file',
     'VOC07Classification', 'read_voc07_targets', 'ClassBalancedSampler', 'LongTailDataset',
-    'long_tail_counts', 'long_tail_indices'
+    'long_tail_counts', 'long_tail_indices', 'NeighbourPairDataset'
 ]

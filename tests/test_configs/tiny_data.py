@@ -6,6 +6,7 @@ import numpy as np
 
 from tests.conftest import write_fashion_mnist
 from tests.test_datasets.test_cifar import batch_data, dump
+from tests.test_datasets.test_retrieval import image, write_cars, write_cub
 from tests.test_datasets.test_stl10 import x_bytes
 from tests.test_datasets.test_svhn import write_mat
 
@@ -71,6 +72,28 @@ def write_image_list(root: Path, per_split: int = 24, size: int = 40) -> Path:
     return root
 
 
+def write_cub200(root: Path) -> Path:
+    """12 images of seen classes (1-100) and 12 of unseen ones (101-200)."""
+    return write_cub(root, classes=(1, 40, 100, 101, 150, 200) * 4)
+
+
+def write_cars196(root: Path) -> Path:
+    """12 images of seen classes (1-98) and 12 of unseen ones (99-196)."""
+    return write_cars(root, classes=(1, 50, 98, 99, 150, 196) * 4)
+
+
+def write_sop(root: Path, per_split: int = 12) -> Path:
+    """Ebay_train.txt (classes 1-11318) / Ebay_test.txt (11319-22634), header + 4 columns."""
+    for split, first in (('train', 1), ('test', 11319)):
+        lines = ['image_id class_id super_class_id path']
+        for i in range(1, per_split + 1):
+            rel = f'bicycle_final/{split}_{i}.JPG'
+            image(root / rel)
+            lines.append(f'{i} {first + i % 3} 1 {rel}')
+        (root / f'Ebay_{split}.txt').write_text('\n'.join(lines) + '\n')
+    return root
+
+
 WRITERS = {
     'FashionMNIST': write_fashion_mnist,
     'CIFAR10': write_cifar10,
@@ -78,4 +101,7 @@ WRITERS = {
     'SVHN': write_svhn,
     'STL10': write_stl10,
     'ImageList': write_image_list,
+    'CUB200': write_cub200,
+    'Cars196': write_cars196,
+    'StanfordOnlineProducts': write_sop,
 }

@@ -147,3 +147,23 @@ def test_model_selection_score_tool_from_checkpoint(tiny_fmnist, tmp_path, capsy
     result = json.loads(out.strip().splitlines()[-1])
     assert result['num_samples'] == 20 and result['k'] == 4
     assert result['score'] == pytest.approx(result['nmi'] * result['retrieval'])
+
+
+def test_recall_at_k_tool_on_the_cub_unseen_config(tmp_path, capsys):
+    from mmengine.config import Config
+
+    from selfemb.apis import build_model_from_cfg
+    from tests.test_configs.tiny_data import write_cub200
+    root = write_cub200(tmp_path / 'cub')
+    config = 'configs/isif/r50_cub200_unseen.py'
+    cfg = Config.fromfile(ROOT / config)
+    cfg.merge_from_dict({'model.backbone.init_cfg': None})
+    torch.save(dict(state_dict=build_model_from_cfg(cfg).state_dict(), meta=dict()),
+               tmp_path / 'isif.pth')
+    out = run_tool('tools/benchmarks/recall_at_k.py', config, tmp_path / 'isif.pth',
+                   '--cfg-options', 'model.backbone.init_cfg=None',
+                   f'recall_dataloader.dataset.data_root={root}',
+                   'recall_dataloader.num_workers=0', capsys=capsys)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert set(result) == {'R@1', 'R@2', 'R@4', 'R@8', 'NMI'}
+    assert '12 images of 3 classes, 128-d' in out  # the unseen classes 101-200 only

@@ -1,10 +1,12 @@
 """Training hooks."""
 from .knn_eval_hook import KNNEvalHook
 from .memory_init_hook import MemoryInitHook
+from .neighbour_positive_hook import NeighbourPositiveHook
 from .neighbourhood_discovery_hook import NeighbourhoodDiscoveryHook
 from .odc_init_hook import ODCInitHook
 from .random_state_hook import RandomStateHook
 from .uic_label_hook import UICLabelHook
 
 __all__ = ['KNNEvalHook', 'MemoryInitHook', 'NeighbourhoodDiscoveryHook', 'RandomStateHook',
-           'ODCInitHook', 'UICLabelHook']
+           'ODCInitHook', 'UICLabelHook',
+           'NeighbourPositiveHook']

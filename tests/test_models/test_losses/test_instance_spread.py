@@ -64,3 +64,42 @@ def test_perfect_views_of_orthogonal_instances_give_low_loss():
 def test_bad_shapes_are_rejected(shape):
     with pytest.raises(ValueError, match='2B x D'):
         instance_spread_loss(torch.randn(*shape))
+
+
+def naive_anchor_loss(anchors, keys, self_index, positive_index, tau):
+    """Eq. 7 term by term for anchors scored against separate keys (float64 loops)."""
+    total = 0.0
+    for i in range(anchors.size(0)):
+        s, pos = int(self_index[i]), int(positive_index[i])
+        others = [k for k in range(keys.size(0)) if k != s]
+        denom = sum(torch.exp(anchors[i] @ keys[k] / tau) for k in others)
+        total = total - torch.log(torch.exp(anchors[i] @ keys[pos] / tau) / denom)
+        for k in others:
+            if k != pos:
+                total = total - torch.log(1 - torch.exp(anchors[i] @ keys[k] / tau) / denom)
+    return total / anchors.size(0)
+
+
+def test_anchor_loss_matches_naive_reference_and_gradient():
+    from selfemb.models.losses import instance_spread_anchor_loss
+    torch.manual_seed(2)
+    keys = F.normalize(torch.randn(10, 6, dtype=torch.float64), dim=1)
+    self_index = torch.tensor([4, 5, 6, 7])
+    positive_index = torch.tensor([6, 7, 4, 5])
+    a1 = keys[self_index].clone().requires_grad_()
+    a2 = keys[self_index].clone().requires_grad_()
+    ours = instance_spread_anchor_loss(a1, keys, self_index, positive_index, 0.2)
+    ref = naive_anchor_loss(a2, keys, self_index, positive_index, 0.2)
+    assert torch.allclose(ours, ref, rtol=1e-10)
+    ours.backward()
+    ref.backward()
+    assert torch.allclose(a1.grad, a2.grad, rtol=1e-8, atol=1e-12)
+
+
+def test_anchor_loss_rejects_bad_indices():
+    from selfemb.models.losses import instance_spread_anchor_loss
+    keys = F.normalize(torch.randn(6, 4), dim=1)
+    with pytest.raises(ValueError, match='own positive'):
+        instance_spread_anchor_loss(keys[:2], keys, torch.tensor([0, 1]), torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match=r'positive_index must lie in \[0, 6\)'):
+        instance_spread_anchor_loss(keys[:2], keys, torch.tensor([0, 1]), torch.tensor([3, 6]))
