@@ -27,7 +27,7 @@ from ..utils import sample_indices
 from .base import EmbeddingAlgorithm
 
 
-def two_views(inputs: List[torch.Tensor], name: str, num_views: int = 2) -> None:
+def check_views(inputs: List[torch.Tensor], name: str, num_views: int = 2) -> None:
     if len(inputs) < num_views:
         raise ValueError(f'{name} needs {num_views} views per image, got {len(inputs)}: set '
                          f'the pipeline / data preprocessor to num_views={num_views}')
@@ -78,7 +78,7 @@ class CLD(EmbeddingAlgorithm):
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
-        two_views(inputs, 'CLD')
+        check_views(inputs, 'CLD')
         indices = sample_indices(data_samples, inputs[0].device)
         self.memory.flush()  # the previous step's update, now that its backward is done
         (inst1, group1), (inst2, group2) = forward_views(self, inputs[:2],

@@ -31,7 +31,7 @@ from selfemb.registry import MODELS
 from ..losses import queue_infonce_loss
 from ..utils import all_gather_cat
 from .base import EmbeddingAlgorithm
-from .cld import forward_views, two_views
+from .cld import check_views, forward_views
 
 
 @MODELS.register_module()
@@ -94,7 +94,7 @@ class CLDm(EmbeddingAlgorithm):
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
-        two_views(inputs, 'CLDm', self.num_views)
+        check_views(inputs, 'CLDm', self.num_views)
         (q1, group1), (q2, group2) = forward_views(self, inputs[:2], self.per_view_forward)
         with torch.no_grad():
             self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
