@@ -1,15 +1,17 @@
 # CLD (Wang, Liu, Yu, CVPR 2021) = NPID + cross-level discrimination: CIFAR ResNet-18,
-# two 128-d branches (instance: Linear -> L2; group: NormedLinear -> L2), NPID full
-# softmax over the bank (tau_I 0.1, bank momentum 0.5 on the old entry), k = 128 groups,
-# T_G = 0.2, lambda = 1.0.
+# two 128-d branches, both Linear -> L2 (the official NPID+CLD CIFAR script does not pass
+# --normlinear, which would switch both to NormedLinear), NPID full softmax over the bank
+# (tau_I 0.1, bank momentum 0.5 on the old entry), k = 128 groups, T_G = 0.2,
+# lambda = 1.0, centroids differentiable, one backbone forward per view.
 model = dict(
     type='CLD',
     backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, )),
     neck=dict(type='TwoBranchNeck', in_channels=512, out_channels=128, group_channels=128,
-              instance_layer='linear', group_layer='normed_linear'),
+              instance_layer='linear', group_layer='linear'),
     head=dict(type='NPIDHead', loss_type='softmax', temperature=0.1),
     cld_head=dict(type='CLDHead', num_groups=128, temperature=0.2, num_iters=5,
-                  global_batch=False),
+                  global_batch=False, detach_centroids=False),
     memory=dict(type='SimpleMemory', feat_dim=128, momentum=0.5),  # momentum weights OLD
     cld_weight=1.0,
+    per_view_forward=True,
 )

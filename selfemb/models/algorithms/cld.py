@@ -11,8 +11,11 @@ trained by NPID's non-parametric classifier over the memory bank, and the group 
 where ``(M, Γ)`` / ``(M', Γ')`` come from spherical k-means of view 1 / view 2's group
 features. The bank row of an image is updated with the normalised mean of its two views'
 instance features (the paper's "average feature of the augmented set").
+
+Each view goes through the backbone on its own (``per_view_forward``, as the official
+code), so BatchNorm normalises each view with its own batch statistics.
 """
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -24,10 +27,25 @@ from ..utils import sample_indices
 from .base import EmbeddingAlgorithm
 
 
-def two_views(inputs: List[torch.Tensor], name: str) -> None:
-    if len(inputs) < 2:
-        raise ValueError(f'{name} needs two views per image, got {len(inputs)}: set the '
-                         'pipeline / data preprocessor to num_views=2')
+def check_views(inputs: List[torch.Tensor], name: str, num_views: int = 2) -> None:
+    if len(inputs) < num_views:
+        raise ValueError(f'{name} needs {num_views} views per image, got {len(inputs)}: set '
+                         f'the pipeline / data preprocessor to num_views={num_views}')
+
+
+def forward_views(model: EmbeddingAlgorithm, views: Sequence[torch.Tensor],
+                  per_view: bool = True) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+    """``[(f_I(v), f_G(v)) for v in views]`` of the online backbone + TwoBranchNeck.
+
+    ``per_view``: one forward per view, so BatchNorm uses (and its running statistics
+    track) each view's own batch, as the official code; otherwise one forward of the
+    concatenated views (one BN batch of ``V x B`` samples).
+    """
+    if per_view:
+        return [tuple(model.neck(model.extract_feat(v))) for v in views]
+    instance, group = model.neck(model.extract_feat(torch.cat(list(views))))
+    b = views[0].size(0)
+    return list(zip(instance.split(b), group.split(b)))
 
 
 @MODELS.register_module()
@@ -39,17 +57,20 @@ class CLD(EmbeddingAlgorithm):
         cld_head: Config of the group-branch head.
         cld_weight: λ, the weight of the cross-level loss (1.0 on CIFAR, 0.25 on
             ImageNet-100 in the paper).
+        per_view_forward: One backbone forward per view (per-view BatchNorm batches, the
+            official code) instead of one forward of both views concatenated.
         Others: as :class:`EmbeddingAlgorithm`.
     """
 
     def __init__(self, backbone: dict, neck: dict, head: dict, cld_head: dict, memory: dict,
-                 cld_weight: float = 1.0,
+                 cld_weight: float = 1.0, per_view_forward: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone=backbone, neck=neck, head=head, memory=memory,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.cld_head = MODELS.build(cld_head)
         self.cld_weight = cld_weight
+        self.per_view_forward = per_view_forward
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """The instance-branch embedding ``f_I(x)`` (what kNN evaluates)."""
@@ -57,15 +78,15 @@ class CLD(EmbeddingAlgorithm):
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
-        two_views(inputs, 'CLD')
+        check_views(inputs, 'CLD')
         indices = sample_indices(data_samples, inputs[0].device)
         self.memory.flush()  # the previous step's update, now that its backward is done
-        b = inputs[0].size(0)
-        instance, group = self.neck(self.extract_feat(torch.cat(inputs[:2])))
+        (inst1, group1), (inst2, group2) = forward_views(self, inputs[:2],
+                                                         self.per_view_forward)
         bank = self.memory.bank
-        loss_instance = 0.5 * (self.head.loss(instance[:b], bank, indices) +
-                               self.head.loss(instance[b:], bank, indices))
-        loss_cld = self.cld_head.loss(group[:b], group[b:])
-        mean_view = F.normalize(instance[:b].detach() + instance[b:].detach(), dim=1)
+        loss_instance = 0.5 * (self.head.loss(inst1, bank, indices) +
+                               self.head.loss(inst2, bank, indices))
+        loss_cld = self.cld_head.loss(group1, group2)
+        mean_view = F.normalize(inst1.detach() + inst2.detach(), dim=1)
         self.memory.update(indices, mean_view)
         return dict(loss_instance=loss_instance, loss_cld=self.cld_weight * loss_cld)

@@ -1,16 +1,24 @@
 """CLDm: CLD (Wang, Liu, Yu, CVPR 2021) with MoCo's momentum encoder and queue (He et al.,
 CVPR 2020) as the instance branch instead of NPID's memory bank.
 
-Per step, with views ``x`` (queries) and ``x'`` (keys)::
+Per step, with ``num_views=3`` (the official ``--three-imgs`` CIFAR recipe) and views
+``x``, ``x'``, ``x''``::
 
-    L = InfoNCE(f_I(x), k(x'), queue; τ_I)
+    L = ½ [InfoNCE(f_I(x), k(x''), queue; τ_I) + InfoNCE(f_I(x'), k(x''), queue; τ_I)]
         + λ ½ [CE(f_G(x') Mᵀ / T_G, Γ) + CE(f_G(x) M'ᵀ / T_G, Γ')]
+
+both queries against the key of the third view and the same queue (the keys are
+enqueued once, after both terms); the group term uses the online encoder's first two
+views. With ``num_views=2`` (MoCo v1's asymmetric loss) the query is ``f_I(x)`` and the
+key ``k(x')``: ``L = InfoNCE(f_I(x), k(x'), queue; τ_I) + λ L_CLD``.
 
 ``k`` is the instance branch of the momentum encoder, an exponential moving average of
 backbone + neck (``θ_k <- m θ_k + (1 - m) θ_q``, MoCo's ``m`` weights the OLD key
 encoder), updated before the keys are computed. The keys of every rank are all-gathered
 and enqueued, so the ``queue`` (a registered buffer, like its pointer and the
-encoder's step count) is identical on all ranks and restored by ``--resume``.
+encoder's step count) is identical on all ranks and restored by ``--resume``. The online
+views go through the backbone one at a time (``per_view_forward``, as the official
+code), each with its own BatchNorm batch.
 """
 from typing import Dict, List, Optional, Union
 
@@ -23,7 +31,7 @@ from selfemb.registry import MODELS
 from ..losses import queue_infonce_loss
 from ..utils import all_gather_cat
 from .base import EmbeddingAlgorithm
-from .cld import two_views
+from .cld import check_views, forward_views
 
 
 @MODELS.register_module()
@@ -37,11 +45,15 @@ class CLDm(EmbeddingAlgorithm):
         momentum: MoCo's m, the weight of the old key encoder (0.999).
         temperature: τ_I of the instance InfoNCE.
         cld_weight: λ.
+        num_views: 3: queries from views 1 and 2, keys from view 3, the two InfoNCE
+            terms averaged (the official CIFAR recipe); 2: query view 1, key view 2.
+        per_view_forward: One online forward per view (per-view BatchNorm batches, the
+            official code) instead of one forward of the concatenated views.
     """
 
     def __init__(self, backbone: dict, neck: dict, cld_head: dict, queue_len: int = 4096,
                  feat_dim: int = 128, momentum: float = 0.999, temperature: float = 0.2,
-                 cld_weight: float = 1.0,
+                 cld_weight: float = 1.0, num_views: int = 2, per_view_forward: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone=backbone, neck=neck, data_preprocessor=data_preprocessor,
@@ -49,6 +61,10 @@ class CLDm(EmbeddingAlgorithm):
         if not 0.0 < momentum < 1.0 or queue_len < 1:
             raise ValueError(f'CLDm needs 0 < momentum < 1 and queue_len >= 1, got '
                              f'momentum={momentum}, queue_len={queue_len}')
+        if num_views not in (2, 3):
+            raise ValueError(f'CLDm num_views must be 2 or 3, got {num_views}')
+        self.num_views = num_views
+        self.per_view_forward = per_view_forward
         self.cld_head = MODELS.build(cld_head)
         self.cld_weight = cld_weight
         self.temperature = temperature
@@ -78,15 +94,17 @@ class CLDm(EmbeddingAlgorithm):
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
-        two_views(inputs, 'CLDm')
-        b = inputs[0].size(0)
-        instance, group = self.neck(self.extract_feat(torch.cat(inputs[:2])))
+        check_views(inputs, 'CLDm', self.num_views)
+        (q1, group1), (q2, group2) = forward_views(self, inputs[:2], self.per_view_forward)
         with torch.no_grad():
             self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
-            keys = self.momentum_encoder(inputs[1])[0]
+            keys = self.momentum_encoder(inputs[self.num_views - 1])[0]
         # a copy: enqueue() writes in place while autograd still holds the negatives
-        loss_instance = queue_infonce_loss(instance[:b], keys, self.queue.clone(),
-                                           self.temperature)
-        loss_cld = self.cld_head.loss(group[:b], group[b:])
+        queue = self.queue.clone()
+        loss_instance = queue_infonce_loss(q1, keys, queue, self.temperature)
+        if self.num_views == 3:
+            loss_instance = 0.5 * (loss_instance +
+                                   queue_infonce_loss(q2, keys, queue, self.temperature))
+        loss_cld = self.cld_head.loss(group1, group2)
         self.enqueue(keys)
         return dict(loss_instance=loss_instance, loss_cld=self.cld_weight * loss_cld)

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from selfemb.registry import MODELS
 
 from ..losses import cross_level_loss
-from ..utils import global_batch_kmeans, spherical_kmeans
+from ..utils import centroids_from_labels, global_batch_kmeans, spherical_kmeans
 
 
 @MODELS.register_module()
@@ -18,7 +18,11 @@ class CLDHead(BaseModule):
     spherical k-means (centroids ``M``, labels ``Γ``) and, separately, view 2's
     (``M'``, ``Γ'``); the loss is
     ``½ [CE(f_G(x') Mᵀ / T_G, Γ) + CE(f_G(x) M'ᵀ / T_G, Γ')]``
-    (:func:`selfemb.models.losses.cross_level_loss`). No state: nothing to resume.
+    (:func:`selfemb.models.losses.cross_level_loss`). The labels come from the k-means
+    without gradient; the centroids are then rebuilt from them as
+    ``M = normalise(one_hot(Γ)ᵀ f_G(x))`` WITH gradient, as the official code lets the
+    loss differentiate through its (un-normalised mean) centroids. No state: nothing to
+    resume.
 
     Args:
         num_groups: k. Must not exceed the samples clustered (the per-rank batch, or the
@@ -27,11 +31,15 @@ class CLDHead(BaseModule):
         num_iters: Lloyd iterations per clustering.
         global_batch: Cluster the batch all-gathered over ranks (identical centroids on
             every rank, each rank keeps its own rows' labels) instead of each rank's own
-            batch (the official code's behaviour).
+            batch (the official code's behaviour). The centroids' gradient then reaches
+            every rank's features (a differentiable all-reduce of the member sums).
+        detach_centroids: Use the k-means centroids as constants (gradient through the
+            group features of the classified view only). ``False`` is the official code.
     """
 
     def __init__(self, num_groups: int = 128, temperature: float = 0.2, num_iters: int = 5,
-                 global_batch: bool = False, init_cfg=None) -> None:
+                 global_batch: bool = False, detach_centroids: bool = False,
+                 init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_groups < 1 or num_iters < 1 or temperature <= 0:
             raise ValueError(f'CLDHead needs num_groups >= 1, num_iters >= 1, temperature > 0;'
@@ -40,15 +48,21 @@ class CLDHead(BaseModule):
         self.temperature = temperature
         self.num_iters = num_iters
         self.global_batch = global_batch
+        self.detach_centroids = detach_centroids
 
     def cluster(self, group: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``(centroids, labels)`` of one view's group features (no gradient)."""
+        """``(centroids, labels)`` of one view's group features; the labels carry no
+        gradient, the centroids do unless ``detach_centroids``."""
         kmeans = global_batch_kmeans if self.global_batch else spherical_kmeans
-        return kmeans(group.detach(), self.num_groups, self.num_iters)
+        centroids, labels = kmeans(group.detach(), self.num_groups, self.num_iters)
+        if self.detach_centroids:
+            return centroids, labels
+        group = group if group.dtype == torch.float64 else group.float()
+        return centroids_from_labels(group, labels, self.num_groups, self.global_batch), labels
 
     def loss(self, group1: torch.Tensor, group2: torch.Tensor) -> torch.Tensor:
         """The cross-level loss of the two views' ``B x D`` group features."""
         centroids1, labels1 = self.cluster(group1)
         centroids2, labels2 = self.cluster(group2)
         return cross_level_loss(group1, group2, centroids1, labels1, centroids2, labels2,
-                                self.temperature)
+                                self.temperature, self.detach_centroids)

@@ -13,7 +13,7 @@ from .linear_neck import last_feature
 
 class NormedLinear(nn.Module):
     """``normalise(x) · normalise(W)``: a bias-free linear layer on unit input and unit
-    weight columns (cosine scores), the group-branch layer of the official CLD code."""
+    weight columns (cosine scores); the official CLD code's ``--normlinear`` layer."""
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
@@ -46,12 +46,15 @@ class TwoBranchNeck(BaseModule):
         out_channels: Instance embedding dimension (128).
         group_channels: Group embedding dimension (128 in the official code).
         instance_layer, group_layer: ``'linear'`` (with bias) or ``'normed_linear'``
-            (unit input and weight columns, no bias; the official group branch).
+            (unit input and weight columns, no bias). The official code switches BOTH
+            branches at once (``--normlinear``): plain ``Linear`` by default (its
+            NPID+CLD CIFAR and ImageNet recipes), ``NormedLinear`` in its CLDm CIFAR
+            recipe; its ImageNet ResNet without MLP head always uses ``Linear``.
         with_avg_pool: Pool 4-D inputs to vectors first.
     """
 
     def __init__(self, in_channels: int, out_channels: int = 128, group_channels: int = 128,
-                 instance_layer: str = 'linear', group_layer: str = 'normed_linear',
+                 instance_layer: str = 'linear', group_layer: str = 'linear',
                  with_avg_pool: bool = True, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.with_avg_pool = with_avg_pool

@@ -60,3 +60,28 @@ def batch_unshuffle(y: torch.Tensor, perm: Optional[torch.Tensor]) -> torch.Tens
     restored[perm] = gathered
     rank, b = dist.get_rank(), y.size(0)
     return restored[rank * b:(rank + 1) * b]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks; the backward sums the incoming gradients over ranks too, so each
+    rank's input receives the gradient of every rank's loss through the shared sum."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum of ``x`` over ranks, differentiable (the gradient is summed over ranks as
+    well); ``x`` itself in a single process."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    return _AllReduceSum.apply(x)

@@ -15,6 +15,10 @@ cost (a set number of Lloyd iterations, no convergence test) and deterministic:
 ``k > n`` is a ``ValueError`` (the official CLD code silently asks for more clusters than
 samples on a GPU). :func:`global_batch_kmeans` clusters the all-gathered batch of every
 rank — identical on all ranks — and hands each rank its own rows' labels.
+
+Both run without gradient. The official CLD code lets the loss differentiate through
+the centroids (the last iteration's means of the live features); to do the same, keep
+the labels and rebuild the centroids with :func:`centroids_from_labels`.
 """
 from typing import Tuple
 
@@ -22,7 +26,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .distributed import all_gather_cat
+from .distributed import all_gather_cat, all_reduce_sum
 
 
 def _check(x: torch.Tensor, k: int, num_iters: int) -> None:
@@ -105,3 +109,20 @@ def global_batch_kmeans(x: torch.Tensor, k: int,
         rank = 0
     n = x.size(0)
     return centroids, labels[rank * n:(rank + 1) * n]
+
+
+def centroids_from_labels(x: torch.Tensor, labels: torch.Tensor, k: int,
+                          global_batch: bool = False) -> torch.Tensor:
+    """``normalise(one_hot(labels)ᵀ x)``: the spherical centroids of given labels, WITH
+    gradient through ``x`` (CLD's ``M``, differentiable as in the official code).
+
+    For unit rows ``x`` and the labels of :func:`spherical_kmeans` this equals the
+    centroids it returns. ``global_batch``: the member sums are added over ranks
+    (differentiably, :func:`all_reduce_sum`), matching :func:`global_batch_kmeans`.
+    """
+    if labels.shape != x.shape[:1]:
+        raise ValueError(f'centroids_from_labels: {labels.numel()} labels for {x.size(0)} rows')
+    sums = F.one_hot(labels, k).to(x.dtype).t() @ x
+    if global_batch:
+        sums = all_reduce_sum(sums)
+    return F.normalize(sums, dim=1)

@@ -1,4 +1,8 @@
-"""CLD / CLDm on tiny inputs: losses, the bank / queue / momentum-encoder updates."""
+"""CLD / CLDm on tiny inputs: losses, the bank / queue / momentum-encoder updates,
+three views, per-view BatchNorm batches."""
+import copy
+import math
+
 import pytest
 import torch
 from mmengine.registry import init_default_scope
@@ -18,9 +22,9 @@ def selfemb_scope():
     init_default_scope('selfemb')
 
 
-def _batch(b=6):
+def _batch(b=6, num_views=2):
     gen = torch.Generator().manual_seed(0)
-    views = [torch.randn(b, 3, 8, 8, generator=gen) for _ in range(2)]
+    views = [torch.randn(b, 3, 8, 8, generator=gen) for _ in range(num_views)]
     return views, [DataSample(metainfo=dict(sample_idx=i)) for i in range(b)]
 
 
@@ -40,7 +44,7 @@ def test_cld_losses_and_bank_update_with_view_mean():
     assert not torch.equal(before[:6], model.memory.bank[:6])
     assert torch.equal(before[6:], model.memory.bank[6:])
     assert model.embed(views[0]).shape == (6, 16)
-    with pytest.raises(ValueError, match='two views'):
+    with pytest.raises(ValueError, match='needs 2 views'):
         model.loss(views[:1], samples)
 
 
@@ -78,3 +82,65 @@ def test_cldm_queue_and_momentum_encoder():
         MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
                           queue_len=4, feat_dim=16,
                           data_preprocessor=PRE)).loss(views, samples)
+
+
+def _naive_infonce(q, k, queue, t):
+    total = 0.0
+    for i in range(len(q)):
+        pos = math.exp(float(q[i] @ k[i]) / t)
+        neg = sum(math.exp(float(q[i] @ queue[j]) / t) for j in range(len(queue)))
+        total -= math.log(pos / (pos + neg))
+    return total / len(q)
+
+
+def test_cldm_three_views_match_naive_reference_and_enqueue_the_key_view():
+    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
+                              queue_len=16, feat_dim=16, momentum=0.9, temperature=0.2,
+                              cld_weight=0.5, num_views=3, data_preprocessor=PRE))
+    views, samples = _batch(num_views=3)
+    ref = copy.deepcopy(model)
+    queue0 = model.queue.clone()
+    losses = model.loss(views, samples)
+    with torch.no_grad():  # step 1: the key encoder is a copy of the online encoder
+        (q1, g1), (q2, g2), (k3, _) = [ref.neck(ref.extract_feat(v)) for v in views]
+        ref_instance = 0.5 * (_naive_infonce(q1, k3, queue0, 0.2) +
+                              _naive_infonce(q2, k3, queue0, 0.2))
+        ref_cld = 0.5 * ref.cld_head.loss(g1, g2)
+    assert losses['loss_instance'].item() == pytest.approx(ref_instance, rel=1e-5)
+    assert losses['loss_cld'].item() == pytest.approx(ref_cld.item(), rel=1e-5)
+    torch.testing.assert_close(model.queue[:6], k3)  # the third view's keys, once
+    assert int(model.queue_ptr) == 6 and torch.equal(model.queue[6:], queue0[6:])
+    sum(losses.values()).backward()
+    with pytest.raises(ValueError, match='needs 3 views'):
+        model.loss(views[:2], samples)
+    with pytest.raises(ValueError, match='num_views must be 2 or 3, got 4'):
+        MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
+                          num_views=4, data_preprocessor=PRE))
+
+
+def _bn_stats(model):
+    return [t.clone() for name, t in model.backbone.named_buffers() if 'running' in name]
+
+
+@pytest.mark.parametrize('per_view', [True, False])
+@pytest.mark.parametrize('algorithm', ['CLD', 'CLDm'])
+def test_per_view_forward_gives_per_view_batchnorm_statistics(algorithm, per_view):
+    extra = (dict(head=dict(type='NPIDHead'), memory=dict(type='SimpleMemory', feat_dim=16))
+             if algorithm == 'CLD' else dict(queue_len=16, feat_dim=16))
+    model = MODELS.build(dict(type=algorithm, backbone=BACKBONE, neck=NECK,
+                              cld_head=CLD_HEAD, per_view_forward=per_view,
+                              data_preprocessor=PRE, **extra))
+    if algorithm == 'CLD':
+        model.memory.setup(10)
+    views, samples = _batch()
+    ref, other = copy.deepcopy(model), copy.deepcopy(model)
+    model.loss(views, samples)
+    with torch.no_grad():  # the reference: the backbone called per view, or once on both
+        for batch in (views if per_view else [torch.cat(views)]):
+            ref.backbone(batch)
+    for got, want in zip(_bn_stats(model), _bn_stats(ref)):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    with torch.no_grad():  # and not the other way
+        for batch in ([torch.cat(views)] if per_view else views):
+            other.backbone(batch)
+    assert not all(torch.allclose(a, b) for a, b in zip(_bn_stats(model), _bn_stats(other)))

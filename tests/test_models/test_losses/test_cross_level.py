@@ -38,14 +38,14 @@ def test_value_matches_naive_reference_and_views_are_crossed():
     assert got.item() != pytest.approx(same_view.item(), rel=1e-3)
 
 
-def test_gradient_matches_float64_autograd_reference_and_centroids_are_detached():
+def test_gradient_with_detached_centroids_matches_hand_derived_reference():
     g1, g2 = _views(seed=1)
     c1, l1 = spherical_kmeans(g1, 3)
     c2, l2 = spherical_kmeans(g2, 3)
     c1 = c1.double().requires_grad_()
     c2 = c2.double().requires_grad_()
     a1, a2 = g1.clone().requires_grad_(), g2.clone().requires_grad_()
-    cross_level_loss(a1, a2, c1, l1, c2, l2, 0.2).backward()
+    cross_level_loss(a1, a2, c1, l1, c2, l2, 0.2, detach_centroids=True).backward()
     assert c1.grad is None and c2.grad is None
     # hand-derived: d/dg of CE(g c^T / t, y) = (softmax - onehot) c / (t B), times ½
     def grad(g, c, y):
@@ -53,6 +53,69 @@ def test_gradient_matches_float64_autograd_reference_and_centroids_are_detached(
         return 0.5 * p @ c.detach() / (0.2 * g.size(0))
     torch.testing.assert_close(a1.grad, grad(g1, c2, l2), rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(a2.grad, grad(g2, c1, l1), rtol=1e-9, atol=1e-12)
+
+
+def test_centroids_get_gradient_by_default():
+    g1, g2 = _views(seed=1)
+    c1, l1 = spherical_kmeans(g1, 3)
+    c2, l2 = spherical_kmeans(g2, 3)
+    c1 = c1.double().requires_grad_()
+    c2 = c2.double().requires_grad_()
+    cross_level_loss(g1, g2, c1, l1, c2, l2, 0.2).backward()
+    assert c1.grad.abs().sum() > 0 and c2.grad.abs().sum() > 0
+
+
+def _naive_centroids(g, lab, k):
+    """M_j = normalise(Σ_{i: lab_i = j} g_i), from float64 torch scalars (differentiable)."""
+    rows = []
+    for j in range(k):
+        total = sum(g[i] for i in range(len(g)) if lab[i] == j)
+        rows.append(total / torch.sqrt((total * total).sum()))
+    return rows
+
+
+def _naive_ce(g, c, lab, t):
+    """mean_i -log softmax_j(g_i · c_j / t)[lab_i], one sample at a time."""
+    total = 0.0
+    for i in range(len(g)):
+        scores = torch.stack([(g[i] * cj).sum() / t for cj in c])
+        total = total - (scores[lab[i]] - torch.log(torch.exp(scores).sum()))
+    return total / len(g)
+
+
+@pytest.mark.parametrize('detach', [False, True])
+def test_head_loss_and_gradient_match_naive_float64_reference(detach):
+    """Default: gradient through M and M' (official); detach: centroids as constants."""
+    from selfemb.models.heads import CLDHead
+    g1, g2 = _views(b=10, d=6, seed=4)
+    head = CLDHead(num_groups=3, temperature=0.2, num_iters=3, detach_centroids=detach)
+    a1, a2 = g1.clone().requires_grad_(), g2.clone().requires_grad_()
+    loss = head.loss(a1, a2)
+    loss.backward()
+    _, l1 = spherical_kmeans(g1, 3, 3)
+    _, l2 = spherical_kmeans(g2, 3, 3)
+    r1, r2 = g1.clone().requires_grad_(), g2.clone().requires_grad_()
+    c1, c2 = _naive_centroids(r1, l1, 3), _naive_centroids(r2, l2, 3)
+    if detach:
+        c1, c2 = [c.detach() for c in c1], [c.detach() for c in c2]
+    ref = 0.5 * (_naive_ce(r2, c1, l1, 0.2) + _naive_ce(r1, c2, l2, 0.2))
+    ref.backward()
+    # detached, the head uses the k-means' own centroids, computed in float32
+    rtol, atol = (1e-6, 1e-7) if detach else (1e-9, 1e-12)
+    assert loss.item() == pytest.approx(ref.item(), rel=rtol)
+    torch.testing.assert_close(a1.grad, r1.grad, rtol=rtol, atol=atol)
+    torch.testing.assert_close(a2.grad, r2.grad, rtol=rtol, atol=atol)
+
+
+def test_centroid_gradient_changes_the_feature_gradient():
+    from selfemb.models.heads import CLDHead
+    g1, g2 = _views(b=10, d=6, seed=4)
+    grads = []
+    for detach in (False, True):
+        a1 = g1.clone().requires_grad_()
+        CLDHead(num_groups=3, num_iters=3, detach_centroids=detach).loss(a1, g2).backward()
+        grads.append(a1.grad)
+    assert not torch.allclose(grads[0], grads[1])
 
 
 def test_shape_mismatch_is_an_error():

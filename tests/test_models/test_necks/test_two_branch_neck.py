@@ -31,3 +31,8 @@ def test_branches_differ_and_normed_linear_is_cosine():
 def test_unknown_layer_is_an_error():
     with pytest.raises(ValueError, match="group_layer must be 'linear' or 'normed_linear'"):
         TwoBranchNeck(in_channels=4, group_layer='mlp')
+
+
+def test_default_is_plain_linear_on_both_branches_as_the_official_default():
+    neck = TwoBranchNeck(in_channels=4, out_channels=3, group_channels=3)
+    assert type(neck.instance_fc) is torch.nn.Linear and type(neck.group_fc) is torch.nn.Linear

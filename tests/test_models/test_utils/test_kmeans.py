@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfemb.models.utils import global_batch_kmeans, spherical_kmeans
+from selfemb.models.utils import centroids_from_labels, global_batch_kmeans, spherical_kmeans
 from tests._dist_utils import run_in_processes
 
 
@@ -98,6 +98,22 @@ def test_deterministic_and_no_grad():
     assert torch.equal(a, b) and torch.equal(la, lb) and not a.requires_grad
 
 
+def test_centroids_from_labels_rebuilds_kmeans_centroids_with_gradient():
+    x = F.normalize(torch.randn(20, 5, generator=torch.Generator().manual_seed(4),
+                                dtype=torch.float64), dim=1).requires_grad_()
+    centroids, labels = spherical_kmeans(x, 4)
+    rebuilt = centroids_from_labels(x, labels, 4)
+    torch.testing.assert_close(rebuilt, centroids.double(), rtol=1e-6, atol=1e-6)
+    assert rebuilt.requires_grad
+    ref = torch.stack([F.normalize(x[labels == j].sum(0), dim=0) for j in range(4)])
+    weights = torch.randn(4, 5, dtype=torch.float64)
+    grad, = torch.autograd.grad((rebuilt * weights).sum(), x)
+    ref_grad, = torch.autograd.grad((ref * weights).sum(), x)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match='3 labels for 20 rows'):
+        centroids_from_labels(x, labels[:3], 4)
+
+
 def _rank_kmeans(x_all: torch.Tensor):
     import torch.distributed as dist
     rank = dist.get_rank()
@@ -113,3 +129,30 @@ def test_global_batch_two_gloo_ranks_identical_centroids():
     assert torch.equal(c0, c1)
     torch.testing.assert_close(c0, ref_c)
     assert torch.equal(torch.cat([l0, l1]), ref_l)
+
+
+def _rank_centroid_grad(x_all: torch.Tensor, weights: torch.Tensor):
+    import torch.distributed as dist
+    rank = dist.get_rank()
+    x = x_all[rank * 6:(rank + 1) * 6].clone().requires_grad_()
+    _, labels = global_batch_kmeans(x, 4, 3)
+    centroids = centroids_from_labels(x, labels, 4, global_batch=True)
+    # this rank's "loss" uses the shared centroids and its own rows
+    (centroids * weights[rank]).sum().add((x * x).sum()).backward()
+    return centroids.detach(), x.grad
+
+
+@pytest.mark.dist
+def test_global_batch_centroid_gradient_reaches_every_rank():
+    gen = torch.Generator().manual_seed(5)
+    x = F.normalize(torch.randn(12, 8, generator=gen, dtype=torch.float64), dim=1)
+    weights = torch.randn(2, 4, 8, generator=gen, dtype=torch.float64)
+    (c0, g0), (c1, g1) = run_in_processes(_rank_centroid_grad, 2, x, weights)
+    ref_x = x.clone().requires_grad_()
+    _, labels = spherical_kmeans(x, 4, 3)
+    ref_c = centroids_from_labels(ref_x, labels, 4)
+    # the sum of both ranks' losses: each rank's rows get both ranks' centroid terms
+    ((ref_c * weights[0]).sum() + (ref_c * weights[1]).sum() + (ref_x * ref_x).sum()).backward()
+    torch.testing.assert_close(c0, c1)
+    torch.testing.assert_close(c0, ref_c.detach())
+    torch.testing.assert_close(torch.cat([g0, g1]), ref_x.grad)
