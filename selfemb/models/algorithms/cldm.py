@@ -16,7 +16,10 @@ key ``k(x')``: ``L = InfoNCE(f_I(x), k(x'), queue; τ_I) + λ L_CLD``.
 backbone + neck (``θ_k <- m θ_k + (1 - m) θ_q``, MoCo's ``m`` weights the OLD key
 encoder), updated before the keys are computed. The keys of every rank are all-gathered
 and enqueued, so the ``queue`` (a registered buffer, like its pointer and the
-encoder's step count) is identical on all ranks and restored by ``--resume``. The online
+encoder's step count) is identical on all ranks and restored by ``--resume``. With
+several processes the key batch is shuffled across ranks for the momentum encoder and
+unshuffled after it (MoCo's shuffle BN, as the official ImageNet code); a single
+process has none. The online
 views go through the backbone one at a time (``per_view_forward``, as the official
 code), each with its own BatchNorm batch.
 """
@@ -29,7 +32,7 @@ from torch import nn
 from selfemb.registry import MODELS
 
 from ..losses import queue_infonce_loss
-from ..utils import all_gather_cat
+from ..utils import all_gather_cat, batch_shuffle, batch_unshuffle
 from .base import EmbeddingAlgorithm
 from .cld import check_views, forward_views
 
@@ -98,7 +101,8 @@ class CLDm(EmbeddingAlgorithm):
         (q1, group1), (q2, group2) = forward_views(self, inputs[:2], self.per_view_forward)
         with torch.no_grad():
             self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
-            keys = self.momentum_encoder(inputs[self.num_views - 1])[0]
+            shuffled, perm = batch_shuffle(inputs[self.num_views - 1])  # shuffle BN
+            keys = batch_unshuffle(self.momentum_encoder(shuffled)[0], perm)
         # a copy: enqueue() writes in place while autograd still holds the negatives
         queue = self.queue.clone()
         loss_instance = queue_infonce_loss(q1, keys, queue, self.temperature)

@@ -144,3 +144,36 @@ def test_per_view_forward_gives_per_view_batchnorm_statistics(algorithm, per_vie
         for batch in ([torch.cat(views)] if per_view else views):
             other.backbone(batch)
     assert not all(torch.allclose(a, b) for a, b in zip(_bn_stats(model), _bn_stats(other)))
+
+
+def _cldm_two_ranks() -> dict:
+    init_default_scope('selfemb')
+    import torch.distributed as dist
+    rank = dist.get_rank()
+    torch.manual_seed(0)  # same initial weights on both ranks
+    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
+                              queue_len=16, feat_dim=16, data_preprocessor=PRE))
+    views, samples = _batch()
+    views = [v + rank for v in views]  # different data per rank
+    torch.manual_seed(100 + rank)  # different RNG streams: the shuffle must still agree
+    losses = model.loss(views, samples)
+    return dict(queue=model.queue.clone(), ptr=int(model.queue_ptr),
+                loss=float(sum(losses.values())))
+
+
+@pytest.mark.dist
+def test_cldm_two_ranks_share_one_queue_with_shuffled_keys():
+    from tests._dist_utils import run_in_processes
+    ranks = run_in_processes(_cldm_two_ranks, 2)
+    assert ranks[0]['ptr'] == ranks[1]['ptr'] == 12  # 2 ranks x 6 keys enqueued
+    assert torch.equal(ranks[0]['queue'], ranks[1]['queue'])
+    assert all(math.isfinite(r['loss']) for r in ranks)
+    # the keys differ from an unshuffled encoding of each rank's own batch (train-mode BN)
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
+                              queue_len=16, feat_dim=16, data_preprocessor=PRE))
+    views, _ = _batch()
+    model.momentum_encoder.update_parameters(torch.nn.Sequential(model.backbone, model.neck))
+    with torch.no_grad():
+        plain = torch.cat([model.momentum_encoder(views[1] + r)[0] for r in range(2)])
+    assert not torch.allclose(plain, ranks[0]['queue'][:12])
