@@ -2,7 +2,8 @@
 # (tau 0.1, bank momentum 0.5 on the old entry), bs 128, SGD Nesterov lr 0.03 m 0.9
 # wd 5e-4. 5 rounds x 200 epochs: round 0 is instance discrimination; before round r the
 # lowest-entropy min(r * 0.25, 1) of the samples become anchors with their nearest
-# neighbour. The lr restarts every round: 0.03, x0.1 at epochs 80, 120, 160 of the round.
+# neighbour. The lr restarts every round: 0.03, x0.1 at epochs 120 and 160 of the round
+# (official: lr * 0.1 ** ((epoch - 80) // 40) from epoch 80).
 # One augmented view per image. Reported kNN top-1 (Super-AND Table 1): 86.3.
 _base_ = [
     '../_base_/models/and_r18_cifar.py',

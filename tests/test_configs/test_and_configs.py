@@ -1,0 +1,51 @@
+"""AND / Super-AND configs against the official codes' recipes (Raymond-sci/AND,
+super-AND/super-AND): per-round lr, UE weight."""
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from selfemb.engine.schedulers import RoundMultiStepLR
+from selfemb.models.losses import ue_weight
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUND_CFGS = ['configs/and/r18_cifar10.py', 'configs/and/r18_fmnist.py',
+              'configs/super_and/r18_cifar10.py', 'configs/super_and/r18_cifar100.py',
+              'configs/super_and/r18_fmnist.py', 'configs/super_and/r18_svhn.py']
+
+
+def official_lr(epoch_in_round: int, scale: int) -> float:
+    """Both official codes, 200-epoch rounds (``scale`` 10 for the 20-epoch schedule):
+    ``lr · 0.1^((t − 80) // 40)`` for ``t ≥ 80``, else ``lr`` (lr 0.03)."""
+    offset, step = 80 // scale, 40 // scale
+    if epoch_in_round < offset:
+        return 0.03
+    return 0.03 * (0.1**((epoch_in_round - offset) // step))
+
+
+@pytest.mark.parametrize('config', ROUND_CFGS)
+def test_round_lr_equals_the_official_step_policy(config):
+    cfg = Config.fromfile(ROOT / config)
+    spec = dict(cfg.param_scheduler[0])
+    assert spec.pop('type') == 'RoundMultiStepLR'
+    lr = cfg.optim_wrapper.optimizer.lr
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = RoundMultiStepLR(optimizer, **spec)
+    per_round = spec['epochs_per_round']
+    scale = 200 // per_round
+    for epoch in range(cfg.train_cfg.max_epochs):
+        expected = official_lr(epoch % per_round, scale)
+        assert optimizer.param_groups[0]['lr'] == pytest.approx(expected, rel=1e-12), epoch
+        optimizer.step()
+        scheduler.step()
+
+
+@pytest.mark.parametrize('config', [c for c in ROUND_CFGS if 'super_and' in c])
+def test_ue_weight_equals_the_official_step(config):
+    cfg = Config.fromfile(ROOT / config)
+    model, per_round = cfg.model, cfg.default_hooks.neighbourhood_discovery.epochs_per_round
+    scale = 200 // per_round
+    for t in range(per_round):  # official: val = 0.2 * (epoch // 80), epoch of the round
+        assert ue_weight(t, model.ue_step, model.ue_factor) == \
+            pytest.approx(0.2 * (t // (80 // scale)))
