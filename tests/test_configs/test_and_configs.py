@@ -1,5 +1,5 @@
 """AND / Super-AND configs against the official codes' recipes (Raymond-sci/AND,
-super-AND/super-AND): per-round lr, UE weight."""
+super-AND/super-AND): per-round lr, UE weight, horizontal flip."""
 from pathlib import Path
 
 import pytest
@@ -9,10 +9,13 @@ from mmengine.config import Config
 from selfemb.engine.schedulers import RoundMultiStepLR
 from selfemb.models.losses import ue_weight
 
+from .test_config_smoke import walk
+
 ROOT = Path(__file__).resolve().parents[2]
-ROUND_CFGS = ['configs/and/r18_cifar10.py', 'configs/and/r18_fmnist.py',
-              'configs/super_and/r18_cifar10.py', 'configs/super_and/r18_cifar100.py',
-              'configs/super_and/r18_fmnist.py', 'configs/super_and/r18_svhn.py']
+AND_CFGS = ['configs/and/r18_cifar10.py', 'configs/and/r18_fmnist.py']
+SUPER_AND_FLIP_CFGS = ['configs/super_and/r18_cifar10.py', 'configs/super_and/r18_cifar100.py',
+                       'configs/super_and/r18_fmnist.py']
+ROUND_CFGS = AND_CFGS + SUPER_AND_FLIP_CFGS + ['configs/super_and/r18_svhn.py']
 
 
 def official_lr(epoch_in_round: int, scale: int) -> float:
@@ -49,3 +52,30 @@ def test_ue_weight_equals_the_official_step(config):
     for t in range(per_round):  # official: val = 0.2 * (epoch // 80), epoch of the round
         assert ue_weight(t, model.ue_step, model.ue_factor) == \
             pytest.approx(0.2 * (t // (80 // scale)))
+
+
+def transform_types(cfg: Config) -> set:
+    """Types in what trains: the train loader's pipeline and the data preprocessor."""
+    types = set()
+    walk([cfg.train_dataloader, cfg.get('data_preprocessor'),
+          cfg.model.get('data_preprocessor')], lambda d: types.add(d.get('type')))
+    return types
+
+
+@pytest.mark.parametrize('config', AND_CFGS)
+def test_and_has_no_horizontal_flip(config):
+    cfg = Config.fromfile(ROOT / config)
+    types = transform_types(cfg)
+    assert not types & {'RandomFlip', 'mmpretrain.RandomFlip', 'BatchHorizontalFlip'}
+    # the rest of the official AND augmentation is there
+    if 'fmnist' in config:
+        assert {'BatchRandomResizedCrop', 'BatchColorJitter', 'BatchRandomGrayscale'} <= types
+    else:
+        assert {'mmpretrain.RandomResizedCrop', 'mmpretrain.ColorJitter',
+                'mmpretrain.RandomGrayscale'} <= types
+
+
+@pytest.mark.parametrize('config', SUPER_AND_FLIP_CFGS)
+def test_super_and_keeps_the_horizontal_flip(config):
+    types = transform_types(Config.fromfile(ROOT / config))
+    assert types & {'RandomFlip', 'BatchHorizontalFlip'}
