@@ -1,11 +1,13 @@
 """AND / Super-AND configs against the official codes' recipes (Raymond-sci/AND,
-super-AND/super-AND): per-round lr, UE weight, horizontal flip."""
+super-AND/super-AND): per-round lr, UE weight, horizontal flip, trunk initialisation."""
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
+from torch.nn.modules.batchnorm import _BatchNorm
 
+from selfemb.apis import build_model_from_cfg
 from selfemb.engine.schedulers import RoundMultiStepLR
 from selfemb.models.losses import ue_weight
 
@@ -79,3 +81,19 @@ def test_and_has_no_horizontal_flip(config):
 def test_super_and_keeps_the_horizontal_flip(config):
     types = transform_types(Config.fromfile(ROOT / config))
     assert types & {'RandomFlip', 'BatchHorizontalFlip'}
+
+
+@pytest.mark.parametrize('config', ['configs/and/r18_cifar10.py',
+                                    'configs/super_and/r18_cifar10.py'])
+def test_trunks_start_with_every_bn_gamma_one(config):
+    """Official trunks: PyTorch default init; mmpretrain's default zero-inits the last BN
+    gamma of every residual block (zero_init_residual=True)."""
+    model = build_model_from_cfg(Config.fromfile(ROOT / config))
+    model.init_weights()
+    trunks = ([model.backbone.trunk, model.backbone.sobel_trunk] if 'super_and' in config
+              else [model.backbone])
+    for trunk in trunks:
+        norms = [m for m in trunk.modules() if isinstance(m, _BatchNorm)]
+        assert len(norms) == 1 + 2 * 8 + 3  # stem, 2 per BasicBlock, 3 downsample BNs
+        for m in norms:
+            assert torch.all(m.weight == 1), m
