@@ -1,5 +1,6 @@
 """AND / Super-AND configs against the official codes' recipes (Raymond-sci/AND,
 super-AND/super-AND): per-round lr, UE weight, horizontal flip, trunk initialisation."""
+import math
 from pathlib import Path
 
 import pytest
@@ -85,9 +86,10 @@ def test_super_and_keeps_the_horizontal_flip(config):
 
 @pytest.mark.parametrize('config', ['configs/and/r18_cifar10.py',
                                     'configs/super_and/r18_cifar10.py'])
-def test_trunks_start_with_every_bn_gamma_one(config):
-    """Official trunks: PyTorch default init; mmpretrain's default zero-inits the last BN
-    gamma of every residual block (zero_init_residual=True)."""
+def test_trunks_keep_the_pytorch_default_init(config):
+    """Official trunks: PyTorch's default init. mmpretrain's default zero-inits the last
+    BN gamma of every residual block (zero_init_residual=True) and draws the convs from
+    Kaiming-normal (fan_out); PyTorch's default is uniform within 1/sqrt(fan_in)."""
     model = build_model_from_cfg(Config.fromfile(ROOT / config))
     model.init_weights()
     trunks = ([model.backbone.trunk, model.backbone.sobel_trunk] if 'super_and' in config
@@ -96,4 +98,11 @@ def test_trunks_start_with_every_bn_gamma_one(config):
         norms = [m for m in trunk.modules() if isinstance(m, _BatchNorm)]
         assert len(norms) == 1 + 2 * 8 + 3  # stem, 2 per BasicBlock, 3 downsample BNs
         for m in norms:
-            assert torch.all(m.weight == 1), m
+            assert torch.all(m.weight == 1) and torch.all(m.bias == 0), m
+        convs = [m for m in trunk.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert len(convs) == 1 + 2 * 8 + 3
+        for m in convs:
+            bound = 1 / math.sqrt(m.weight[0].numel())
+            assert m.weight.abs().max() <= bound, m
+            # uniform(-b, b): std b / sqrt(3), not Kaiming-normal's sqrt(2 / fan_out)
+            assert m.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.1), m
