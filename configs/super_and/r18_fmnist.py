@@ -2,8 +2,8 @@
 # augmented on the device) with the CIFAR recipe (RGB + Sobel ResNet-18 trunks, tau 0.1,
 # bank momentum 0.5, bs 128, SGD Nesterov lr 0.03 m 0.9 wd 5e-4, select_rate 0.25, k 1)
 # on the shortened schedule of configs/and/r18_fmnist.py: 3 rounds x 20 epochs (the
-# paper: 5 x 200), lr restarted every round and x0.1 at epochs 8, 12, 16 of the round,
-# UE weight 0.2 * (epoch_in_round // 8) (80 of 200 scaled by 0.1).
+# paper: 5 x 200), lr restarted every round and x0.1 at epochs 12 and 16 of the round,
+# UE weight 0.2 * (epoch_in_round // 8) (120, 160 and 80 of 200 scaled by 0.1).
 _base_ = [
     '../_base_/models/super_and_r18_cifar.py',
     '../_base_/datasets/fmnist_device.py',

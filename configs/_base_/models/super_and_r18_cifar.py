@@ -4,11 +4,15 @@
 # momentum 0.5 on the OLD entry, k = 1 neighbour as NeighbourhoodDiscoveryHook) plus the
 # augmentation loss (tau 0.1) and the UE loss (w = 0.2 * (epoch_in_round // 80), own logit
 # set to -10 as the official code). Downstream transfer uses the RGB trunk
-# (state dict under `backbone.trunk.`).
+# (state dict under `backbone.trunk.`). Both trunks (SobelResNet builds the Sobel one
+# from the same config) keep PyTorch's default init, as the official code: init_cfg=None
+# (convs uniform within 1/sqrt(fan_in), not mmpretrain's Kaiming-normal) and
+# zero_init_residual=False (every BN gamma 1, not zero on each block's last BN).
 model = dict(
     type='SuperAND',
     backbone=dict(type='SobelResNet',
-                  trunk=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ))),
+                  trunk=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
+                             zero_init_residual=False, init_cfg=None)),
     neck=dict(type='LinearNeck', in_channels=1024, out_channels=128),
     head=dict(type='ANDHead', temperature=0.1),
     memory=dict(type='NeighbourhoodMemory', feat_dim=128, momentum=0.5, num_neighbours=1),

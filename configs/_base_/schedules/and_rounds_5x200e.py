@@ -2,8 +2,9 @@
 # Nesterov lr 0.03 m 0.9 wd 5e-4; 5 rounds x 200 epochs, round 0 instance
 # discrimination; before round r the lowest-entropy min(r * 0.25, 1) of the samples
 # become anchors with their nearest neighbour (k 1, tau 0.1); the lr restarts every
-# round: 0.03, x0.1 at epochs 80, 120, 160 of the round. (The kNN monitor comes with the
-# dataset base.)
+# round: 0.03 for epochs 0-119 of the round, 0.003 for 120-159, 0.0003 for 160-199, as
+# both official codes (lr * 0.1 ** ((epoch - 80) // 40) from epoch 80: first decay at
+# 120). (The kNN monitor comes with the dataset base.)
 # To change the round length, set param_scheduler.0.epochs_per_round,
 # default_hooks.neighbourhood_discovery.epochs_per_round and train_cfg.max_epochs together.
 _base_ = ['../default_runtime.py']
@@ -16,7 +17,7 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=5e-4, nesterov=True))
 param_scheduler = [
     dict(type='RoundMultiStepLR', epochs_per_round=epochs_per_round,
-         milestones=[80, 120, 160], gamma=0.1)
+         milestones=[120, 160], gamma=0.1)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=num_rounds * epochs_per_round)
 # the discovery hook sits in default_hooks (a dict, so it merges with the runtime's hooks

@@ -16,9 +16,10 @@ class RoundMultiStepParamScheduler(_ParamScheduler):
 
         value = base_value · gamma ** #{milestones m : m <= t}
 
-    AND's recipe (Huang et al. 2019; Super-AND §4.1): rounds of 200 epochs, lr 0.03 for
-    80 epochs then ×0.1 every 40, i.e. ``milestones=[80, 120, 160]``, restarted at every
-    round. Why not one ``MultiStepLR`` per round: mmengine's multiplicative schedulers
+    AND's recipe (Huang et al. 2019; Super-AND §4.1): rounds of 200 epochs, lr restarted
+    at every round; both official codes compute ``lr · 0.1^((t − 80) // 40)`` for
+    ``t ≥ 80``, i.e. 0.03 up to epoch 119, then ×0.1 at 120 and 160:
+    ``milestones=[120, 160]``. Why not one ``MultiStepLR`` per round: mmengine's multiplicative schedulers
     never return to the base value and chaining them makes the lr depend on the history.
     Here the value is recomputed from ``base_values`` (the optimizer's ``initial_lr``)
     and ``last_step`` (both in the checkpoint) at every step, and again when a checkpoint
@@ -80,5 +81,5 @@ class RoundMultiStepLR(LRSchedulerMixin, RoundMultiStepParamScheduler):
     """:class:`RoundMultiStepParamScheduler` of the learning rate. AND's CIFAR recipe::
 
         param_scheduler = [dict(type='RoundMultiStepLR', epochs_per_round=200,
-                                milestones=[80, 120, 160], gamma=0.1)]
+                                milestones=[120, 160], gamma=0.1)]
     """

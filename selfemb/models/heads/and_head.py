@@ -28,8 +28,13 @@ class ANDHead(BaseModule):
         self.temperature = temperature
 
     def logits(self, features: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
-        """``B x N`` fp32 logits ``v · Mᵀ / τ`` of ``B x D`` embeddings (bank detached)."""
-        return features.float() @ bank.detach().t().float() / self.temperature
+        """``B x N`` fp32 logits ``v · Mᵀ / τ`` of ``B x D`` embeddings (bank detached).
+
+        Autocast is switched off around the matmul: inside an fp16 / bf16 autocast region
+        it would otherwise run (and return) in half precision despite the fp32 inputs.
+        """
+        with torch.autocast(device_type=features.device.type, enabled=False):
+            return features.float() @ bank.detach().t().float() / self.temperature
 
     def loss_from_logits(self, logits: torch.Tensor, memory: NeighbourhoodMemory,
                          indices: torch.Tensor) -> torch.Tensor:

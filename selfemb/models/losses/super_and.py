@@ -63,10 +63,12 @@ def uniform_entropy_loss(logits: torch.Tensor, indices: torch.Tensor,
         logits: ``M x N`` memory logits ``v · Mᵀ / τ`` (both views stacked, in Super-AND).
         indices: ``M`` memory index of each row (its own entry).
         self_logit: Value written over each row's own logit. ``-10`` (default) is the
-            official value, i.e. cosine −1 at τ = 0.1 (not a strict exclusion);
-            ``float('-inf')`` excludes the own entry exactly as in eq. 11; ``None`` keeps
-            it (what the released code ends up computing: its masked value is
-            overwritten by the unmasked one on the next line).
+            official code's: its current ``main.py`` (since commit eab79e5) sets the own
+            logit of both views to −10 and computes the loss once; that is cosine −1 at
+            τ = 0.1 (not a strict exclusion). ``float('-inf')`` excludes the own entry
+            exactly as in eq. 11; ``None`` keeps it (unmasked, as only the official
+            first commit 05ce30f computed: there the masked value was overwritten by the
+            unmasked one on the next line).
 
     Returns:
         Scalar loss (minimised).

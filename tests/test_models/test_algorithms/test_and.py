@@ -34,6 +34,19 @@ def test_head_is_the_neighbourhood_loss_of_the_bank_logits():
         ANDHead(temperature=0.0)
 
 
+def test_head_logits_stay_fp32_under_autocast():
+    torch.manual_seed(0)
+    v = F.normalize(torch.randn(B, 8), dim=1)
+    bank = F.normalize(torch.randn(N, 8), dim=1)
+    head = ANDHead(temperature=0.1)
+    reference = v @ bank.t() / 0.1
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert (v @ bank.t()).dtype == torch.bfloat16  # what an unguarded matmul gives
+        logits = head.logits(v, bank)
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, reference, rtol=1e-6, atol=1e-6)
+
+
 def test_and_step_flushes_uses_anchors_and_queues_the_update():
     init_default_scope('selfemb')
     torch.manual_seed(0)
