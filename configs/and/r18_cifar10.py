@@ -13,12 +13,13 @@ _base_ = [
     '../_base_/schedules/and_rounds_5x200e.py',
 ]
 data_preprocessor = dict(num_views=1)
-view_pipeline = [
-    dict(type='mmpretrain.RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.0)),
-    dict(type='mmpretrain.ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4,
-         hue=0.4),
-    dict(type='mmpretrain.RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.299, 0.587, 0.114)),
+view_pipeline = [  # torchvision's transforms on PIL images, as the official code
+    dict(type='mmpretrain.NumpyToPIL', to_rgb=False),
+    dict(type='mmpretrain.torchvision/RandomResizedCrop', size=32, scale=(0.2, 1.0)),
+    dict(type='mmpretrain.torchvision/ColorJitter', brightness=0.4, contrast=0.4,
+         saturation=0.4, hue=0.4),
+    dict(type='mmpretrain.torchvision/RandomGrayscale', p=0.2),
+    dict(type='mmpretrain.PILToNumpy', to_bgr=False),
 ]
 train_pipeline = [
     dict(type='mmpretrain.MultiView', num_views=1, transforms=[view_pipeline]),

@@ -11,7 +11,7 @@ _base_ = [
 model = dict(
     type='ISIF',
     backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
-                  zero_init_residual=False),
+                  zero_init_residual=False, init_cfg=None),  # PyTorch's init
     neck=dict(type='LinearNeck', in_channels=512, out_channels=128),
     head=dict(type='InstanceSpreadHead', temperature=0.1, detach_key=True,
               gather_keys=True),  # all ranks' keys, as the official 1-process run

@@ -69,19 +69,21 @@ def transform_types(cfg: Config) -> set:
 def test_and_has_no_horizontal_flip(config):
     cfg = Config.fromfile(ROOT / config)
     types = transform_types(cfg)
-    assert not types & {'RandomFlip', 'mmpretrain.RandomFlip', 'BatchHorizontalFlip'}
+    assert not types & {'RandomFlip', 'mmpretrain.RandomFlip', 'BatchHorizontalFlip',
+                        'mmpretrain.torchvision/RandomHorizontalFlip'}
     # the rest of the official AND augmentation is there
     if 'fmnist' in config:
         assert {'BatchRandomResizedCrop', 'BatchColorJitter', 'BatchRandomGrayscale'} <= types
     else:
-        assert {'mmpretrain.RandomResizedCrop', 'mmpretrain.ColorJitter',
-                'mmpretrain.RandomGrayscale'} <= types
+        assert {'mmpretrain.torchvision/RandomResizedCrop', 'mmpretrain.torchvision/ColorJitter',
+                'mmpretrain.torchvision/RandomGrayscale'} <= types
 
 
 @pytest.mark.parametrize('config', SUPER_AND_FLIP_CFGS)
 def test_super_and_keeps_the_horizontal_flip(config):
     types = transform_types(Config.fromfile(ROOT / config))
-    assert types & {'RandomFlip', 'BatchHorizontalFlip'}
+    assert types & {'RandomFlip', 'BatchHorizontalFlip',
+                    'mmpretrain.torchvision/RandomHorizontalFlip'}
 
 
 @pytest.mark.parametrize('config', ['configs/and/r18_cifar10.py',
