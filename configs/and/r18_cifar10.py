@@ -13,16 +13,9 @@ _base_ = [
     '../_base_/schedules/and_rounds_5x200e.py',
 ]
 data_preprocessor = dict(num_views=1)
-view_pipeline = [  # torchvision's transforms on PIL images, as the official code
-    dict(type='mmpretrain.NumpyToPIL', to_rgb=False),
-    dict(type='mmpretrain.torchvision/RandomResizedCrop', size=32, scale=(0.2, 1.0)),
-    dict(type='mmpretrain.torchvision/ColorJitter', brightness=0.4, contrast=0.4,
-         saturation=0.4, hue=0.4),
-    dict(type='mmpretrain.torchvision/RandomGrayscale', p=0.2),
-    dict(type='mmpretrain.PILToNumpy', to_bgr=False),
-]
 train_pipeline = [
-    dict(type='mmpretrain.MultiView', num_views=1, transforms=[view_pipeline]),
+    dict(type='mmpretrain.MultiView', num_views=1,
+         transforms=[{{_base_.view_pipeline_no_flip}}]),
     dict(type='mmpretrain.PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

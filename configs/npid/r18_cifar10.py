@@ -9,16 +9,8 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 data_preprocessor = dict(num_views=1)
-# The official CIFAR code (and AND's) has no horizontal flip.
-view_pipeline = [
-    dict(type='mmpretrain.NumpyToPIL', to_rgb=False),
-    dict(type='mmpretrain.torchvision/RandomResizedCrop', size=32, scale=(0.2, 1.0)),
-    dict(type='mmpretrain.torchvision/ColorJitter', brightness=0.4, contrast=0.4,
-         saturation=0.4, hue=0.4),
-    dict(type='mmpretrain.torchvision/RandomGrayscale', p=0.2),
-    dict(type='mmpretrain.PILToNumpy', to_bgr=False),
-]
-train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='mmpretrain.MultiView', num_views=1, transforms=[view_pipeline]),
+train_dataloader = dict(dataset=dict(pipeline=[  # no flip, as the official CIFAR code
+    dict(type='mmpretrain.MultiView', num_views=1,
+         transforms=[{{_base_.view_pipeline_no_flip}}]),
     dict(type='mmpretrain.PackInputs'),
 ]))

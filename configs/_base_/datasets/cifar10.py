@@ -10,15 +10,19 @@ data_preprocessor = dict(
 
 # The official ISIF / NPID / AND / CLD code augments PIL images with torchvision, colour
 # jitter before grayscale; the same transforms run here through mmpretrain's wrappers
-# (mmcv's own colour ops assume BGR arrays, these sources give RGB).
-view_pipeline = [
+# (mmcv's own colour ops assume BGR arrays, these sources give RGB). AND / NPID's CIFAR
+# code and SVHN use it without the flip (view_pipeline_no_flip).
+view_pipeline_no_flip = [
     dict(type='mmpretrain.NumpyToPIL', to_rgb=False),
     dict(type='mmpretrain.torchvision/RandomResizedCrop', size=32, scale=(0.2, 1.0)),
     dict(type='mmpretrain.torchvision/ColorJitter', brightness=0.4, contrast=0.4,
          saturation=0.4, hue=0.4),
     dict(type='mmpretrain.torchvision/RandomGrayscale', p=0.2),
-    dict(type='mmpretrain.torchvision/RandomHorizontalFlip', p=0.5),
     dict(type='mmpretrain.PILToNumpy', to_bgr=False),
+]
+view_pipeline = view_pipeline_no_flip[:-1] + [
+    dict(type='mmpretrain.torchvision/RandomHorizontalFlip', p=0.5),
+    view_pipeline_no_flip[-1],
 ]
 train_pipeline = [
     dict(type='mmpretrain.MultiView', num_views=2, transforms=[view_pipeline]),

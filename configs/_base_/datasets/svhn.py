@@ -9,19 +9,9 @@ data_root = 'data/svhn'
 source = dict(type=dataset_type, data_root=data_root)
 
 data_preprocessor = dict(mean=[111.61, 113.17, 120.56], std=[50.49, 51.26, 50.24])
-# The official ISIF / NPID / AND / CLD code augments PIL images with torchvision, colour
-# jitter before grayscale; the same transforms run here through mmpretrain's wrappers
-# (mmcv's own colour ops assume BGR arrays, these sources give RGB).
-view_pipeline = [
-    dict(type='mmpretrain.NumpyToPIL', to_rgb=False),
-    dict(type='mmpretrain.torchvision/RandomResizedCrop', size=32, scale=(0.2, 1.0)),
-    dict(type='mmpretrain.torchvision/ColorJitter', brightness=0.4, contrast=0.4,
-         saturation=0.4, hue=0.4),
-    dict(type='mmpretrain.torchvision/RandomGrayscale', p=0.2),
-    dict(type='mmpretrain.PILToNumpy', to_bgr=False),
-]
 train_dataloader = dict(dataset=dict(source, pipeline=[
-    dict(type='mmpretrain.MultiView', num_views=2, transforms=[view_pipeline]),
+    dict(type='mmpretrain.MultiView', num_views=2,
+         transforms=[{{_base_.view_pipeline_no_flip}}]),
     dict(type='mmpretrain.PackInputs'),
 ]))
 knn_train_dataloader = dict(dataset=source)

@@ -5,7 +5,10 @@
 # lambda = 1.0, centroids differentiable, one backbone forward per view.
 model = dict(
     type='CLD',
-    backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, )),
+    # PyTorch's default init (as the official CIFAR code): not mmpretrain's zeroed last BN scales
+    # and Kaiming convolutions
+    backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
+                  zero_init_residual=False, init_cfg=None),
     neck=dict(type='TwoBranchNeck', in_channels=512, out_channels=128, group_channels=128,
               instance_layer='linear', group_layer='linear'),
     head=dict(type='NPIDHead', loss_type='softmax', temperature=0.1),

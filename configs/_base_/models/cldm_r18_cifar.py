@@ -5,7 +5,10 @@
 # queue 12288 (--nce-k), key-encoder momentum 0.999 (--alpha, its default).
 model = dict(
     type='CLDm',
-    backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, )),
+    # PyTorch's default init (as the official CIFAR code): not mmpretrain's zeroed last BN scales
+    # and Kaiming convolutions
+    backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
+                  zero_init_residual=False, init_cfg=None),
     neck=dict(type='TwoBranchNeck', in_channels=512, out_channels=128, group_channels=128,
               instance_layer='normed_linear', group_layer='normed_linear'),
     cld_head=dict(type='CLDHead', num_groups=200, temperature=0.2, num_iters=5,
