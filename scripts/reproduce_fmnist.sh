@@ -10,7 +10,7 @@
 #   ARGS     extra tools/train.py arguments (default: --amp --channels-last on a GPU)
 #   OPTS     extra --cfg-options, e.g. "train_cfg.max_epochs=2"
 #   DATA_ROOT  Fashion-MNIST folder (default: the configs' /usr/share/datasets/fashion-mnist)
-#   EPOCHS   epochs of the table (default: 1 5 10 15 20 40 60)
+#   EPOCHS   epochs of the table (default: 1 5 10 15 20 25 30)
 # A run whose work dir already holds a checkpoint is resumed, not restarted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ PY=${PYTHON:-$VENV/bin/python}
 ROOT=${1:-work_dirs/fmnist}
 METHODS=${METHODS:-isif npid and super_and cld interclr uic}
 JOBS=${JOBS:-1}
-EPOCHS=${EPOCHS:-1 5 10 15 20 40 60}
+EPOCHS=${EPOCHS:-1 5 10 15 20 25 30}
 if [ -z "${ARGS+x}" ]; then
   ARGS=""
   "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
