@@ -1,6 +1,6 @@
 # AND / Super-AND shortened round schedule (Fashion-MNIST): the recipe of
-# and_rounds_5x200e.py on 3 rounds x 10 epochs (30 epochs in all, so that every method's
-# Fashion-MNIST run fits one short GPU session), lr restarted every round and x0.1 at
+# and_rounds_5x200e.py on 3 rounds x 10 epochs (30 epochs in all, to keep the
+# seven-method Fashion-MNIST comparison short), lr restarted every round and x0.1 at
 # epochs 6 and 8 of the round (120 and 160 of 200 scaled by 0.05). Anchors: 25 % of the
 # samples in round 1, 50 % in round 2.
 _base_ = ['../default_runtime.py']
