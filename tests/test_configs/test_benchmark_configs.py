@@ -80,3 +80,21 @@ def test_benchmark_config_trains_from_checkpoint(config, data_roots, tmp_path):
     else:  # loaded, then fine-tuned
         assert changed and len(runner.train_dataloader.dataset) == 8
     assert 0.0 <= runner.message_hub.get_scalar('val/accuracy/top1').current() <= 100.0
+
+
+@pytest.mark.parametrize('config,weight_decay', [
+    ('configs/benchmarks/semi/r50_in1k_1pct.py', 5e-4),
+    ('configs/benchmarks/semi/r50_in1k_10pct.py', 1e-4),
+    ('configs/benchmarks/semi/r18_fmnist_10pct.py', 1e-4)])
+def test_semi_weight_decay_as_mmselfsup(config, weight_decay):
+    """mmselfsup imagenet_1percent: wd 5e-4; imagenet_10percent: wd 1e-4."""
+    cfg = Config.fromfile(ROOT / config)
+    assert cfg.optim_wrapper.optimizer.weight_decay == weight_decay
+
+
+def test_imagenet_resizes_use_pillow():
+    """mmselfsup's ImageNet benchmark pipelines resize with backend='pillow'."""
+    cfg = Config.fromfile(ROOT / 'configs/_base_/benchmarks/cls_imagenet.py')
+    resizes = [t for p in (cfg.train_pipeline, cfg.test_pipeline) for t in p
+               if t['type'].split('.')[-1] in ('RandomResizedCrop', 'ResizeEdge')]
+    assert len(resizes) == 2 and all(t.get('backend') == 'pillow' for t in resizes)

@@ -1,5 +1,6 @@
 # ImageNet from list files (`relative/path.JPEG label`) with labels for supervised heads:
-# RandomResizedCrop 224 + flip for training, short side 256 + centre crop 224 for testing.
+# RandomResizedCrop 224 + flip for training, short side 256 + centre crop 224 for testing;
+# both resizes with Pillow's bilinear (backend='pillow'), as mmselfsup's benchmark pipelines.
 dataset_type = 'ImageList'
 data_root = 'data/imagenet'
 num_classes = 1000
@@ -13,13 +14,13 @@ data_preprocessor = dict(
 
 train_pipeline = [
     dict(type='mmpretrain.LoadImageFromFile'),
-    dict(type='mmpretrain.RandomResizedCrop', scale=224),
+    dict(type='mmpretrain.RandomResizedCrop', scale=224, backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='mmpretrain.PackInputs'),
 ]
 test_pipeline = [
     dict(type='mmpretrain.LoadImageFromFile'),
-    dict(type='mmpretrain.ResizeEdge', scale=256, edge='short'),
+    dict(type='mmpretrain.ResizeEdge', scale=256, edge='short', backend='pillow'),
     dict(type='mmpretrain.CenterCrop', crop_size=224),
     dict(type='mmpretrain.PackInputs'),
 ]

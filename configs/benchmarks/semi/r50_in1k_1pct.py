@@ -1,7 +1,8 @@
 # Semi-supervised ImageNet, 1% labels (about 13 images per class): the whole ResNet-50
 # is fine-tuned from a selfemb checkpoint. Schedule of OpenSelfSup / mmselfsup
 # (benchmarks/classification/imagenet/imagenet_{1,10}percent): SGD momentum 0.9, weight
-# decay 5e-4, 20 epochs, lr x0.2 at epochs 12 and 16, batch 256 (4 GPUs x 64), SyncBN.
+# decay 5e-4 (1e-4 for 10%: r50_in1k_10pct.py), 20 epochs, lr x0.2 at epochs 12 and
+# 16, batch 256 (4 GPUs x 64), SyncBN.
 # There the backbone lr and the head's lr multiplier are grid-searched (lr in {0.1, 0.01,
 # 0.001} x head lr_mult in {1, 10, 100}); this file is lr 0.01 with head x100. Change with
 #   --cfg-options optim_wrapper.optimizer.lr=0.001 \
