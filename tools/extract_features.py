@@ -2,14 +2,19 @@
 
     python tools/extract_features.py CONFIG CHECKPOINT --out DIR \\
         [--layers res5 embedding] [--dataloader knn_train_dataloader knn_val_dataloader] \\
-        [--pool-size 1] [--cfg-options k=v ...]
+        [--pool-size 1 | --pool-kernel 6] [--cfg-options k=v ...]
+    python tools/extract_features.py configs/benchmarks/svm_voc07/r50_voc07.py CKPT \
+        --out DIR --layers res5 --pool-kernel 6 \
+        --dataloader trainval_dataloader test_dataloader   # the VOC07 SVM features
     torchrun --nproc_per_node=8 tools/extract_features.py CONFIG CKPT --out DIR --launcher pytorch
 
 For every dataloader ``<split>_dataloader`` (a top-level key of the config) it writes
 
 * ``DIR/<split>_<layer>.npy``: float32 ``[N, D]``, row i = sample i of the dataset;
   ``res2..res5`` are average pooled to ``pool_size x pool_size`` and flattened
-  (``D = C * pool_size**2``), ``backbone`` / ``embedding`` are the model's vectors;
+  (``D = C * pool_size**2``), or with ``--pool-kernel K`` by ``avg_pool2d(K, stride 1)``
+  (the SVM benchmark's res5 pooling: K = 6, 7 x 7 -> 2 x 2, D = 8192 for ResNet-50);
+  ``backbone`` / ``embedding`` are the model's vectors;
 * ``DIR/<split>_labels.npy``: int64 ``[N]``, when the dataset has ``get_gt_labels()``;
 * ``DIR/meta.json``: config, checkpoint, layers, pool size and every array's shape.
 """
@@ -44,6 +49,9 @@ def parse_args() -> argparse.Namespace:
                         help='top-level dataloader keys of the config')
     parser.add_argument('--pool-size', type=int, default=1,
                         help='average pool feature maps to SIZE x SIZE (1: global average)')
+    parser.add_argument('--pool-kernel', type=int,
+                        help='instead avg_pool2d(kernel K, stride 1) the feature maps '
+                             '(VOC07 SVM res5: 6)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
@@ -85,7 +93,7 @@ def main() -> None:
     if torch.cuda.is_available():
         model = model.cuda()
     meta = dict(config=args.config, checkpoint=args.checkpoint, layers=args.layers,
-                pool_size=args.pool_size, world_size=get_world_size(), arrays={})
+                pool_size=args.pool_size, pool_kernel=args.pool_kernel, world_size=get_world_size(), arrays={})
     os.makedirs(args.out, exist_ok=True)
     seed = cfg.get('randomness', {}).get('seed')
     for key in args.dataloader:
@@ -94,7 +102,7 @@ def main() -> None:
         if is_main_process():
             print(f'{split}: {len(loader.dataset)} samples, layers {args.layers}', flush=True)
         feats = extract_features(model, loader, args.layers, args.pool_size, progress=True,
-                                 all_ranks=False)
+                                 all_ranks=False, pool_kernel=args.pool_kernel)
         if not is_main_process():
             continue
         arrays = {f'{split}_{name}': feats[name] for name in args.layers}

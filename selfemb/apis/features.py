@@ -9,9 +9,12 @@ through the model once, in eval mode, and captures the requested layers:
   ``feature='backbone'`` uses; for SobelResNet the concatenated RGB + Sobel vector);
 * ``'embedding'``: ``model.embed`` (backbone + neck).
 
-Feature maps are average pooled to ``pool_size x pool_size`` and flattened (channel-major,
-``C * pool_size**2`` values); ``pool_size=1`` is global average pooling. Vectors are kept as
-they are. Features come back float32, in dataset order (sampler padding dropped).
+Feature maps are average pooled to ``pool_size x pool_size`` (adaptive) and flattened
+(channel-major, ``C * pool_size**2`` values); ``pool_size=1`` is global average pooling.
+With ``pool_kernel=K`` they are instead ``avg_pool2d(kernel K, stride 1, no padding)``
+pooled, the fixed pooling of the VOC07 SVM benchmark (OpenSelfSup / mmselfsup
+``MultiPooling``, res5: K = 6 on the 7 x 7 map of a 224 px image -> 2048 x 2 x 2 = 8192
+values). Vectors are kept as they are. Features come back float32, in dataset order (sampler padding dropped).
 """
 import logging
 import os
@@ -42,10 +45,18 @@ def feature_trunk(backbone: nn.Module) -> nn.Module:
     return backbone.trunk if isinstance(backbone, SobelResNet) else backbone
 
 
-def pool_feature(x: torch.Tensor, pool_size: int = 1) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C * pool_size**2) average pooled; (B, D) is returned flat."""
+def pool_feature(x: torch.Tensor, pool_size: int = 1,
+                 pool_kernel: Optional[int] = None) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C * pool_size**2) adaptive average pooled, or with
+    ``pool_kernel`` K -> (B, C * (H - K + 1) * (W - K + 1)) by ``avg_pool2d(K, stride=1)``;
+    (B, D) is returned flat."""
     if x.dim() == 4:
-        x = F.adaptive_avg_pool2d(x, pool_size)
+        if pool_kernel is None:
+            x = F.adaptive_avg_pool2d(x, pool_size)
+        elif pool_kernel > min(x.shape[-2:]):
+            raise ValueError(f'pool_kernel {pool_kernel} exceeds the {tuple(x.shape[-2:])} map')
+        else:
+            x = F.avg_pool2d(x, pool_kernel, stride=1)
     return x.flatten(1).float()
 
 
@@ -71,7 +82,8 @@ def _hooks(model: nn.Module, layers: Sequence[str], store: dict) -> list:
 
 
 def _forward_batch(model: nn.Module, x: torch.Tensor, layers: Sequence[str],
-                   pool_size: int) -> Dict[str, torch.Tensor]:
+                   pool_size: int, pool_kernel: Optional[int] = None
+                   ) -> Dict[str, torch.Tensor]:
     """One forward pass (``embed`` when the embedding is asked for, else the backbone)."""
     store: Dict[str, torch.Tensor] = {}
     handles = _hooks(model, layers, store)
@@ -83,19 +95,21 @@ def _forward_batch(model: nn.Module, x: torch.Tensor, layers: Sequence[str],
     finally:
         for handle in handles:
             handle.remove()
-    return {name: pool_feature(store[name], pool_size).cpu() for name in layers}
+    return {name: pool_feature(store[name], pool_size, pool_kernel).cpu() for name in layers}
 
 
 @torch.no_grad()
 def extract_features(model: nn.Module, dataloader, layers: Sequence[str] = ('res5', ),
                      pool_size: int = 1, progress: bool = False,
-                     all_ranks: bool = True) -> Dict[str, np.ndarray]:
+                     all_ranks: bool = True,
+                     pool_kernel: Optional[int] = None) -> Dict[str, np.ndarray]:
     """``{layer: (N, D) float32 array}`` for every sample of ``dataloader``'s dataset.
 
     Each rank extracts the shard its sampler gives it; the rows are gathered and sorted by
     ``sample_idx`` (so the data samples must carry it: PackInputs meta_keys). The result
     also holds ``'sample_idx'`` (N,) int64. With ``all_ranks=False`` only the main process
     keeps the arrays (the others get ``{}``), which bounds host memory in big runs.
+    ``pool_kernel`` replaces ``pool_size`` pooling by ``avg_pool2d(pool_kernel, stride 1)``.
     """
     layers = list(dict.fromkeys(layers))
     bad = [name for name in layers if name not in LAYERS]
@@ -103,6 +117,9 @@ def extract_features(model: nn.Module, dataloader, layers: Sequence[str] = ('res
         raise ValueError(f'unknown layers {bad or layers!r}; choose from {list(LAYERS)}')
     if pool_size < 1:
         raise ValueError(f'pool_size must be >= 1, got {pool_size}')
+    if pool_kernel is not None and (pool_kernel < 1 or pool_size != 1):
+        raise ValueError(f'pool_kernel must be >= 1 and used with pool_size 1, got '
+                         f'pool_kernel={pool_kernel}, pool_size={pool_size}')
     model = model.module if is_model_wrapper(model) else model
     was_training = model.training
     model.eval()
@@ -115,7 +132,7 @@ def extract_features(model: nn.Module, dataloader, layers: Sequence[str] = ('res
             data = model.data_preprocessor(data_batch, False)
             inputs = data['inputs']
             x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-            feats = _forward_batch(model, x, layers, pool_size)
+            feats = _forward_batch(model, x, layers, pool_size, pool_kernel)
             samples = data.get('data_samples')
             if samples is None and isinstance(data_batch, dict):
                 samples = data_batch.get('data_samples')

@@ -80,3 +80,33 @@ def write_voc(root: Path, per_year: int = 4, width: int = 128, height: int = 96,
         for rel, items in lists.items():
             (base / 'ImageSets' / rel).write_text(''.join(f'{n}\n' for n in items))
     return devkit
+
+
+def write_voc07_classification(root: Path, n_trainval: int = 20, n_test: int = 20,
+                               size: int = 40, seed: int = 0) -> Path:
+    """``root/VOCdevkit/VOC2007`` for the SVM benchmark: JPEGImages, ImageSets/Main/
+    {trainval,test}.txt and <class>_<split>.txt (1 present, -1 absent, 0 difficult).
+    Image i shows class i % 20 (so every class has a positive in both splits when each
+    split has >= 20 images) and, every third image, class (i + 7) % 20 as difficult."""
+    rng = np.random.default_rng(seed)
+    base = root / 'VOCdevkit' / 'VOC2007'
+    main = base / 'ImageSets' / 'Main'
+    main.mkdir(parents=True, exist_ok=True)
+    (base / 'JPEGImages').mkdir(exist_ok=True)
+    start = 0
+    for split, num in (('trainval', n_trainval), ('test', n_test)):
+        ids = [f'{start + i:06d}' for i in range(num)]
+        start += num
+        labels = np.full((num, len(CLASSES)), -1, np.int8)
+        for i, name in enumerate(ids):
+            labels[i, i % len(CLASSES)] = 1
+            if i % 3 == 0:
+                labels[i, (i + 7) % len(CLASSES)] = 0
+            image = rng.integers(0, 40, (size, size, 3), dtype=np.uint8)
+            image[size // 4:3 * size // 4, size // 4:3 * size // 4] = 60 + 9 * (i % 20)
+            cv2.imwrite(str(base / 'JPEGImages' / f'{name}.jpg'), image)
+        (main / f'{split}.txt').write_text(''.join(f'{n}\n' for n in ids))
+        for c, cls in enumerate(CLASSES):
+            (main / f'{cls}_{split}.txt').write_text(
+                ''.join(f'{n} {t:2d}\n' for n, t in zip(ids, labels[:, c])))
+    return base

@@ -2,12 +2,13 @@
 
 Reads ``FEATURES_DIR/trainval_<layer>.npy`` and ``FEATURES_DIR/test_<layer>.npy``
 ((N, C) float32, rows in the order of ``ImageSets/Main/{trainval,test}.txt``, as written
-by tools/extract_features.py on the ``VOC07Classification`` source) and the VOC labels
-from ``--voc-root`` (VOCdevkit/VOC2007). Prints per-class APs and the mAP; the last
-stdout line is a JSON object.
+by tools/extract_features.py with configs/benchmarks/svm_voc07/r50_voc07.py and
+``--dataloader trainval_dataloader test_dataloader``) and the VOC labels from
+``--voc-root`` (VOCdevkit/VOC2007). Prints per-class APs and the mAP; the last stdout
+line is a JSON object.
 
-    python tools/benchmarks/svm_voc07/train_svm.py FEATURES_DIR --layer feat5 \
-        --voc-root data/VOCdevkit/VOC2007 [--costs 0.01 0.1 1 10] \
+    python tools/benchmarks/svm_voc07/train_svm.py FEATURES_DIR --layer res5 \
+        --voc-root data/VOCdevkit/VOC2007 [--costs 1 10 100 ...] \
         [--low-shot 1 2 4 8 16 32 64 96 --num-samples 5]
 """
 import argparse
@@ -23,15 +24,18 @@ from selfemb.evaluation.svm import COSTS, low_shot_svm, train_eval_svm  # noqa: 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='VOC07 SVM on frozen features')
     parser.add_argument('features_dir', help='folder with <split>_<layer>.npy')
-    parser.add_argument('--layer', required=True, help='feature name, e.g. feat5')
+    parser.add_argument('--layer', default='res5',
+                        help='feature name in <split>_<layer>.npy (default res5)')
     parser.add_argument('--voc-root', required=True, help='VOCdevkit/VOC2007')
     parser.add_argument('--costs', type=float, nargs='+', default=list(COSTS),
-                        help='SVM costs C tried by cross-validation')
+                        help='SVM costs C (default: 1, 10, 100 and 0.5**n, n = 4..19)')
     parser.add_argument('--folds', type=int, default=3, help='cross-validation folds')
     parser.add_argument('--low-shot', type=int, nargs='+',
                         help='instead: k positives per class for each k given')
     parser.add_argument('--num-samples', type=int, default=5,
                         help='independent low-shot draws per k')
+    parser.add_argument('--neg-ratio', type=int,
+                        help='low-shot negatives per positive (default 19 = classes - 1)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='also write the JSON result to this file')
     return parser.parse_args()
@@ -60,10 +64,11 @@ def main() -> None:
         result = dict(layer=args.layer, low_shot={})
         for k in args.low_shot:
             r = low_shot_svm(train_feats, train_targets, test_feats, test_targets, k,
-                             args.num_samples, args.costs, args.folds, args.seed)
+                             args.num_samples, args.costs, args.seed, args.neg_ratio)
             result['low_shot'][str(k)] = r
-            print(f'k={k:3d}: mAP {r["mean"]:.2f} +- {r["std"]:.2f} over {args.num_samples} '
-                  'draws', flush=True)
+            print(f'k={k:3d}: mAP {r["mean"]:.2f} +- {r["std"]:.2f} (min {r["min"]:.2f}, '
+                  f'max {r["max"]:.2f}) over {args.num_samples} draws at C={r["cost"]:g}',
+                  flush=True)
     else:
         result = train_eval_svm(train_feats, train_targets, test_feats, test_targets,
                                 args.costs, args.folds, args.seed, VOC_CLASSES)
