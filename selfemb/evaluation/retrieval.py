@@ -36,12 +36,15 @@ def _as_labels(labels: ArrayLike, n: int, name: str = 'labels') -> np.ndarray:
 
 
 def kmeans_labels(features: ArrayLike, k: int, seed: int = 0, niter: int = 20,
-                  nredo: int = 1, spherical: bool = False) -> np.ndarray:
+                  nredo: int = 1, spherical: bool = False,
+                  normalize: bool = False) -> np.ndarray:
     """Cluster index of every row after faiss k-means (``k`` centroids, ``niter`` Lloyd
     iterations from a seeded random initialisation, the best of ``nredo`` runs;
-    ``spherical`` L2-normalises the centroids)."""
+    ``spherical`` L2-normalises the centroids, ``normalize`` the rows first)."""
     import faiss
     feats = _as_features(features)
+    if normalize:
+        feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
     if not 1 <= k <= len(feats):
         raise ValueError(f'k={k} clusters must be between 1 and the number of samples '
                          f'({len(feats)})')
@@ -53,17 +56,22 @@ def kmeans_labels(features: ArrayLike, k: int, seed: int = 0, niter: int = 20,
 
 def nmi_kmeans(features: ArrayLike, labels: ArrayLike, k: Optional[int] = None,
                seed: int = 0, niter: int = 20, nredo: int = 1) -> float:
-    """Normalised mutual information between k-means clusters C of ``features`` and
-    ``labels`` Y:  NMI = I(C; Y) / sqrt(H(C) H(Y))  (geometric normalisation, as in
-    ISIF / Song et al.; sklearn's ``normalized_mutual_info_score(average_method=
-    'geometric')``). ``k`` defaults to the number of distinct labels; ``seed``, ``niter``
-    and ``nredo`` go to :func:`kmeans_labels`. Returns a value in [0, 1].
+    """Normalised mutual information between k-means clusters C of the L2-normalised
+    ``features`` (the metric space of the cosine R@K; ISIF's embeddings are unit vectors)
+    and ``labels`` Y:  NMI = I(C; Y) / sqrt(H(C) H(Y)).
+
+    Geometric normalisation: ISIF's official unseen evaluation calls sklearn's
+    ``normalized_mutual_info_score`` with its default, on Python 2.7 (so sklearn <= 0.20,
+    whose default is 'geometric'; 'arithmetic' became the default in 0.22), and the
+    geometric form is the one of Song et al. 2016 cited for the metric. ``k`` defaults
+    to the number of distinct labels; ``seed``, ``niter`` and ``nredo`` go to
+    :func:`kmeans_labels`. Returns a value in [0, 1].
     """
     from sklearn.metrics import normalized_mutual_info_score
     feats = _as_features(features)
     labels = _as_labels(labels, len(feats))
     k = len(np.unique(labels)) if k is None else int(k)
-    clusters = kmeans_labels(feats, k, seed=seed, niter=niter, nredo=nredo)
+    clusters = kmeans_labels(feats, k, seed=seed, niter=niter, nredo=nredo, normalize=True)
     return float(normalized_mutual_info_score(labels, clusters, average_method='geometric'))
 
 

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from selfemb.evaluation import (cld_model_selection_score, cross_view_top1, nmi_kmeans,
-                                recall_at_k)
+from selfemb.evaluation import (cld_model_selection_score, cross_view_top1, kmeans_labels,
+                                nmi_kmeans, recall_at_k)
 
 
 def blobs(sizes, dim=8, seed=0):
@@ -83,3 +83,17 @@ def test_cld_score_is_zero_when_the_views_cluster_independently():
     assert result['retrieval'] == 0.5 and result['score'] == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match='same shape'):
         cld_model_selection_score(f, g[:3], k=2)
+
+
+def test_nmi_kmeans_clusters_directions_not_magnitudes():
+    """k-means runs on L2-normalised features (the cosine space of R@K): classes that
+    differ in direction but spread over three orders of magnitude still give NMI 1."""
+    from sklearn.metrics import normalized_mutual_info_score
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 40)
+    feats = (np.eye(8)[labels] + 0.05 * rng.standard_normal((160, 8))) * np.exp(
+        rng.uniform(-3, 3, (160, 1)))
+    assert nmi_kmeans(feats, labels) == pytest.approx(1.0)
+    raw = normalized_mutual_info_score(labels, kmeans_labels(feats, 4),
+                                       average_method='geometric')
+    assert raw < 0.9  # clustering the raw vectors groups by magnitude
