@@ -4,15 +4,18 @@ The converted file is ``{'state_dict': {'backbone.<key>': tensor}, 'meta': {...}
 tensors only (loads with ``torch.load(weights_only=True)``). Downstream configs load it with
 ``init_cfg=dict(type='Pretrained', checkpoint=FILE, prefix='backbone.')``: mmengine keeps
 the keys under the prefix, strips it and loads non-strictly, so an mmdet C4 backbone
-(stem + layer1-3) and its shared head ``ResLayer`` (``layer4``) each find all their weights.
+(stem + layer1-3) and its shared head ``ResLayerExtraNorm`` (``layer4``) each find all their
+weights; the shared head's extra norm after res5 (``norm.*``) is in no backbone checkpoint
+and starts fresh (reported as a note, not as missing).
 mmdet, mmseg and mmpretrain ResNets share one key layout (``conv1``, ``bn1``,
 ``layer{i}.{j}.conv{k}`` / ``bn{k}`` / ``downsample``), so one file serves all three;
 :func:`check_loading` builds the target's modules and lists missing, unexpected and
-wrongly shaped keys.
+wrongly shaped keys. ``target_depth`` checks against the downstream config's ResNet
+(the shipped mmdet / mmseg configs are ResNet-50) instead of the checkpoint's own depth.
 """
 import re
 from collections import OrderedDict
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -61,10 +64,11 @@ def target_modules(target: str, depth: int, cifar: bool = False) -> Dict[str, nn
     """The modules a downstream config initialises from the converted file."""
     if target == 'mmdet':  # Faster R-CNN C4: 3-stage backbone + res5 shared head
         from mmdet.models.backbones import ResNet
-        from mmdet.models.roi_heads.shared_heads import ResLayer
+
+        from selfemb.models.res_layer_extra_norm import ResLayerExtraNorm
         return dict(backbone=ResNet(depth, num_stages=3, strides=(1, 2, 2),
                                     dilations=(1, 1, 1), out_indices=(2, )),
-                    shared_head=ResLayer(depth, stage=3, stride=2))
+                    shared_head=ResLayerExtraNorm(depth, stage=3, stride=2))
     if target == 'mmseg':  # FCN-D8 on a plain (not V1c) ResNet
         from mmseg.models.backbones import ResNet
         return dict(backbone=ResNet(depth, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)))
@@ -91,14 +95,29 @@ def check_loading(state: Dict[str, torch.Tensor],
                 mismatched=mismatched)
 
 
-def convert_checkpoint(checkpoint: dict, target: str = 'mmdet') -> Tuple[dict, dict, List[str]]:
+def convert_checkpoint(checkpoint: dict, target: str = 'mmdet',
+                       target_depth: Optional[int] = None) -> Tuple[dict, dict, List[str]]:
     """``(converted file, report, notes)`` for a loaded selfemb checkpoint: ``report`` is
-    :func:`check_loading` against ``target``; a CIFAR stem's expected ``conv1`` mismatch
-    with mmdet / mmseg is moved from ``mismatched`` into ``notes``."""
+    :func:`check_loading` against ``target`` built with ``target_depth`` (default: the
+    checkpoint's own depth), so e.g. a ResNet-18 checkpoint checked against depth 50 is
+    reported as missing / mismatched keys. A CIFAR stem's expected ``conv1`` mismatch
+    with mmdet / mmseg is moved from ``mismatched`` into ``notes``, and so is the mmdet
+    shared head's extra norm, which no backbone checkpoint holds."""
     state, note = backbone_state_dict(checkpoint.get('state_dict', checkpoint))
     arch = infer_resnet(state)
-    notes = [note, f"ResNet-{arch['depth']}" + (' (CIFAR stem)' if arch['cifar'] else '')]
-    report = check_loading(state, target_modules(target, arch['depth'], arch['cifar']))
+    depth = arch['depth'] if target_depth is None else int(target_depth)
+    if depth not in DEPTHS.values():
+        raise ValueError(f'target_depth must be one of {sorted(set(DEPTHS.values()))}, '
+                         f'got {target_depth}')
+    notes = [note, f"ResNet-{arch['depth']}" + (' (CIFAR stem)' if arch['cifar'] else '')
+             + f'; checked against a {target} ResNet-{depth}']
+    report = check_loading(state, target_modules(target, depth, arch['cifar']))
+    extra = [m for m in report['missing'] if m.startswith('shared_head:norm.')]
+    if extra:
+        report['missing'] = [m for m in report['missing'] if m not in extra]
+        notes.append('the shared head\'s extra norm after res5 (shared_head norm.*, as '
+                     'mmselfsup ResLayerExtraNorm / MoCo Res5ROIHeadsExtraNorm) is not in the '
+                     'checkpoint: it starts fresh (weight 1, bias 0)')
     if arch['cifar'] and target != 'mmpretrain':
         stem = [m for m in report['mismatched'] if m.split(' ')[0].endswith(':conv1.weight')]
         report['mismatched'] = [m for m in report['mismatched'] if m not in stem]
@@ -107,7 +126,8 @@ def convert_checkpoint(checkpoint: dict, target: str = 'mmdet') -> Tuple[dict, d
                          'and no max pool; a detection / segmentation ResNet has a 7x7 stride-2 '
                          f'stem, so conv1 ({stem[0]}) stays randomly initialised there and the '
                          'other stages see 4x coarser inputs than in pre-training')
-    meta = dict(notes=notes, depth=arch['depth'], cifar=arch['cifar'], target=target)
+    meta = dict(notes=notes, depth=arch['depth'], cifar=arch['cifar'], target=target,
+                target_depth=depth)
     out = dict(state_dict=OrderedDict((f'backbone.{k}', v.detach().cpu().clone())
                                       for k, v in state.items()), meta=meta)
     return out, report, notes

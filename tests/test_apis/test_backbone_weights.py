@@ -22,9 +22,9 @@ tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
 
 
-def convert(monkeypatch, src: Path, dst: Path, target: str) -> int:
+def convert(monkeypatch, src: Path, dst: Path, target: str, *extra: str) -> int:
     monkeypatch.setattr(sys, 'argv', ['extract_backbone_weights.py', str(src), str(dst),
-                                      '--target', target])
+                                      '--target', target, *extra])
     return tool.main()
 
 
@@ -58,8 +58,10 @@ def assert_initialised_from(module: torch.nn.Module, converted: dict) -> None:
 
 def test_r50_into_mmdet_c4_backbone_and_shared_head(r50, tmp_path, monkeypatch, capsys):
     src, state = r50
-    assert convert(monkeypatch, src, tmp_path / 'det.pth', 'mmdet') == 0
-    assert 'mmdet: 0 missing, 0 unexpected' in capsys.readouterr().out
+    assert convert(monkeypatch, src, tmp_path / 'det.pth', 'mmdet', '--target-depth', '50') == 0
+    out = capsys.readouterr().out
+    assert 'mmdet: 0 missing, 0 unexpected' in out
+    assert "shared head's extra norm after res5 (shared_head norm.*" in out
     converted = loaded(tmp_path / 'det.pth')
     assert converted.keys() == {k for k in state if k.startswith('backbone.')}
     cfg = prepare_benchmark_cfg(Config.fromfile(DET_CFG), str(tmp_path / 'det.pth'), None,
@@ -68,11 +70,48 @@ def test_r50_into_mmdet_c4_backbone_and_shared_head(r50, tmp_path, monkeypatch, 
     from mmdet.registry import MODELS
     detector = MODELS.build(cfg.model)
     detector.init_weights()
+    head = detector.roi_head.shared_head
+    assert type(head).__name__ == 'ResLayerExtraNorm'
+    # the extra norm after res5 is not in the checkpoint: fresh (weight 1, bias 0)
+    assert torch.equal(head.norm.weight, torch.ones(2048))
+    assert torch.equal(head.norm.bias, torch.zeros(2048))
+    res5 = torch.nn.ModuleDict(dict(layer4=head.layer4))
     used = set()
-    for part in (detector.backbone, detector.roi_head.shared_head):  # stem..res4, res5
+    for part in (detector.backbone, res5):  # stem..res4, res5
         assert_initialised_from(part, {k[len('backbone.'):]: v for k, v in converted.items()})
         used |= {f'backbone.{k}' for k in part.state_dict()}
     assert used == converted.keys()  # and nothing left unused
+
+
+def test_res_layer_extra_norm_is_norm_after_res5():
+    from selfemb.models.res_layer_extra_norm import ResLayerExtraNorm
+    head = ResLayerExtraNorm(18, stage=3, stride=2, norm_cfg=dict(type='BN'), norm_eval=False)
+    head.eval()  # (mmdet's ResLayer.train returns None)
+    with torch.no_grad():
+        head.norm.running_mean.uniform_(-1, 1)
+        head.norm.weight.uniform_(0.5, 1.5)
+    x = torch.randn(2, 256, 8, 8)
+    assert torch.allclose(head(x), head.norm(head.layer4(x)))
+    assert head(x).shape == (2, 512, 4, 4)
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')  # mmdet's config resolves our scope-prefixed type
+    built = MODELS.build(dict(type='selfemb.ResLayerExtraNorm', depth=50))
+    assert isinstance(built, ResLayerExtraNorm) and built.norm.num_features == 2048
+
+
+def test_target_depth_rejects_a_shallower_checkpoint(tmp_path, monkeypatch, capsys):
+    """dist_train.sh checks against the ResNet-50 of the configs: a CIFAR ResNet-18
+    checkpoint is reported as not matching (without the target depth it would pass)."""
+    training_checkpoint('configs/npid/r18_cifar10.py', tmp_path / 'r18.pth')
+    for target in ('mmdet', 'mmseg'):
+        assert convert(monkeypatch, tmp_path / 'r18.pth', tmp_path / 'o.pth', target,
+                       '--target-depth', '50') == 1
+        err = capsys.readouterr().err
+        assert f'do not load into the {target} backbone' in err and 'missing' in err
+        assert convert(monkeypatch, tmp_path / 'r18.pth', tmp_path / 'o.pth', target) == 0
+    assert convert(monkeypatch, tmp_path / 'r18.pth', tmp_path / 'o.pth', 'mmdet',
+                   '--target-depth', '51') == 1
+    assert 'target_depth must be one of' in capsys.readouterr().err
 
 
 def test_r50_into_mmseg_fcn_and_mmpretrain(r50, tmp_path, monkeypatch):

@@ -84,6 +84,10 @@ def test_detection_two_iterations(voc, checkpoint, tmp_path):
     cfg.model.test_cfg.rpn.update(nms_pre=200, max_per_img=50)
     log = run('mmdetection', cfg, checkpoint, voc, tmp_path / 'work')
     assert 'pascal_voc/mAP' in log and 'pascal_voc/AP75' in log
+    # checked against ResNet-50; the shared head's fresh extra norm is named, not missing
+    assert 'checked against a mmdet ResNet-50' in log
+    assert "shared head's extra norm after res5" in log
+    assert 'load backbone.layer4. in model from' in log  # res5 of ResLayerExtraNorm
     assert 'Iter(train) [2/2]' in log
 
 

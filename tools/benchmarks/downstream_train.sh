@@ -2,7 +2,9 @@
 # Usage: tools/benchmarks/downstream_train.sh TASK CONFIG CHECKPOINT GPUS [train.py args]
 # TASK: mmdetection or mmsegmentation (tools/benchmarks/TASK/dist_train.sh call this).
 # CHECKPOINT: a selfemb training checkpoint. Converts its backbone into
-# WORK_DIR/backbone.pth (checked against the task's backbone), then trains CONFIG from it
+# WORK_DIR/backbone.pth (checked against the task's ResNet of depth TARGET_DEPTH, default
+# 50 as the shipped configs, so e.g. a CIFAR ResNet-18 checkpoint fails with its missing
+# and mismatched keys), then trains CONFIG from it
 # with tools/benchmarks/TASK/train.py: plain python for GPUS=1, torchrun otherwise.
 # WORK_DIR defaults to work_dirs/benchmarks/TASK/<config>/<checkpoint name>; pass
 # --work-dir DIR among the args to change it. Multi-node: NNODES, NODE_RANK, MASTER_ADDR.
@@ -32,7 +34,7 @@ done
 mkdir -p "$WORK_DIR"
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" "$PYTHON" \
     "$ROOT/tools/model_converters/extract_backbone_weights.py" "$CHECKPOINT" \
-    "$WORK_DIR/backbone.pth" --target "$TARGET"
+    "$WORK_DIR/backbone.pth" --target "$TARGET" --target-depth "${TARGET_DEPTH:-50}"
 if [[ "$GPUS" == 1 ]]; then
     PYTHONPATH="$ROOT:${PYTHONPATH:-}" exec "$PYTHON" \
         "$ROOT/tools/benchmarks/$TASK/train.py" "$CONFIG" \

@@ -1,14 +1,17 @@
 """Export the backbone of a selfemb checkpoint for detection / segmentation / classification.
 
     python tools/model_converters/extract_backbone_weights.py IN.pth OUT.pth \
-        [--target mmdet|mmseg|mmpretrain]
+        [--target mmdet|mmseg|mmpretrain] [--target-depth 50]
 
 OUT holds ``{'state_dict': {'backbone.<key>': tensor}, 'meta': {...}}`` (tensors only).
 Load it downstream with ``init_cfg=dict(type='Pretrained', checkpoint=OUT,
 prefix='backbone.')``. The tool builds the target's modules (mmdet: Faster R-CNN C4
 backbone + res5 shared head; mmseg: FCN-D8 plain ResNet; mmpretrain: ResNet /
-ResNet_CIFAR) and exits with status 1, listing the keys, when any is missing, unexpected
-or of the wrong shape. A Super-AND SobelResNet exports its RGB trunk; a CIFAR ResNet is
+ResNet_CIFAR) of depth ``--target-depth`` (default: the checkpoint's own; the mmdet /
+mmseg dist_train.sh scripts pass 50, the depth of their configs) and exits with status 1,
+listing the keys, when any is missing, unexpected or of the wrong shape. The mmdet shared
+head's extra norm after res5 is not in any checkpoint: it is reported as a note and
+starts fresh. A Super-AND SobelResNet exports its RGB trunk; a CIFAR ResNet is
 converted with a warning about its 3x3 stem.
 """
 import argparse
@@ -30,6 +33,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('output', help='backbone-only checkpoint to write')
     parser.add_argument('--target', choices=TARGETS, default='mmdet',
                         help='library whose backbone must load the weights (checked)')
+    parser.add_argument('--target-depth', type=int,
+                        help="the downstream ResNet's depth (default: the checkpoint's)")
     return parser.parse_args()
 
 
@@ -40,7 +45,8 @@ def main() -> int:
         print(f'error: checkpoint {args.input} does not exist', file=sys.stderr)
         return 2
     try:
-        out, report, notes = convert_checkpoint(_load_checkpoint(args.input, 'cpu'), args.target)
+        out, report, notes = convert_checkpoint(_load_checkpoint(args.input, 'cpu'), args.target,
+                                                args.target_depth)
     except (KeyError, ValueError) as err:
         print(f'error: {args.input}: {err.args[0] if err.args else err}', file=sys.stderr)
         return 1

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tools/benchmarks/mmsegmentation/dist_train.sh CONFIG CHECKPOINT GPUS [train.py args]
-# Converts the selfemb CHECKPOINT's backbone (checked against mmseg's) into the work dir and
+# Converts the selfemb CHECKPOINT's backbone (checked against mmseg's ResNet-50:
+# --target-depth 50, or TARGET_DEPTH) into the work dir and
 # trains CONFIG from it on GPUS processes; see tools/benchmarks/downstream_train.sh.
 exec bash "$(dirname "$0")/../downstream_train.sh" mmsegmentation "$@"

@@ -3,9 +3,12 @@
 # protocol of MoCo / OpenSelfSup. mmdet ships the 18k version of this setting; this config
 # inherits it and changes the schedule, the normalisation (pytorch-style RGB mean / std, as
 # our pre-training) and the initialisation:
-# * backbone (stem + res2-res4) and shared head (res5 ResLayer = the backbone's layer4) are
-#   both initialised from the file of tools/model_converters/extract_backbone_weights.py with
+# * backbone (stem + res2-res4) and shared head (res5 = the backbone's layer4) are both
+#   initialised from the file of tools/model_converters/extract_backbone_weights.py with
 #   prefix='backbone.'; tools/benchmarks/mmdetection/train.py --pretrained FILE sets it;
+# * the shared head is selfemb.ResLayerExtraNorm: res5 followed by one extra SyncBN, as
+#   mmselfsup's ResLayerExtraNorm / MoCo's Res5ROIHeadsExtraNorm; that norm is not in the
+#   checkpoint and starts fresh (weight 1, bias 0);
 # * every stage is fine-tuned (frozen_stages=-1) with SyncBN that is trained (norm_eval
 #   False); train.py switches SyncBN to BN for a single process or a CPU run;
 # * pytorch-style blocks (stride on the 3x3 conv), as mmpretrain's ResNet.
@@ -21,7 +24,7 @@ model = dict(
         frozen_stages=-1, norm_cfg=norm_cfg, norm_eval=False, style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     roi_head=dict(shared_head=dict(
-        norm_cfg=norm_cfg, norm_eval=False, style='pytorch',
+        type='selfemb.ResLayerExtraNorm', norm_cfg=norm_cfg, norm_eval=False, style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.'))))
 
 # the data root is written into every dataset; train.py --data-root replaces it.
@@ -50,3 +53,5 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=4000, max_keep_ckpts=2))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+custom_imports = dict(imports=['selfemb.models.res_layer_extra_norm'],
+                      allow_failed_imports=False)
