@@ -93,7 +93,8 @@ def main() -> None:
     if torch.cuda.is_available():
         model = model.cuda()
     meta = dict(config=args.config, checkpoint=args.checkpoint, layers=args.layers,
-                pool_size=args.pool_size, pool_kernel=args.pool_kernel, world_size=get_world_size(), arrays={})
+                pool_size=args.pool_size, pool_kernel=args.pool_kernel,
+                world_size=get_world_size(), arrays={})
     os.makedirs(args.out, exist_ok=True)
     seed = cfg.get('randomness', {}).get('seed')
     for key in args.dataloader:

@@ -14,7 +14,8 @@ Feature maps are average pooled to ``pool_size x pool_size`` (adaptive) and flat
 With ``pool_kernel=K`` they are instead ``avg_pool2d(kernel K, stride 1, no padding)``
 pooled, the fixed pooling of the VOC07 SVM benchmark (OpenSelfSup / mmselfsup
 ``MultiPooling``, res5: K = 6 on the 7 x 7 map of a 224 px image -> 2048 x 2 x 2 = 8192
-values). Vectors are kept as they are. Features come back float32, in dataset order (sampler padding dropped).
+values). Vectors are kept as they are. Features come back float32, in dataset order
+(sampler padding dropped).
 """
 import logging
 import os
