@@ -1,7 +1,7 @@
 # UIC + strong augmentation (Chen et al., ECCVW 2020, §5), ImageNet-1k: ResNet-50
 # (zero_init_residual=False) with the official MLP head (two layers 2048 -> 2048, each
-# linear + BN + ReLU) before the classifier to K = 3000 pseudo classes (classifier init
-# N(0, 0.01²), bias 0). Augmentation of the official ResNet-50 code, used both for the
+# linear + BN + ReLU, Kaiming-normal fan_out) before the classifier to K = 3000 pseudo
+# classes (classifier init N(0, 0.01²), bias 0). Augmentation of the official ResNet-50 code, used both for the
 # labels and for training: random resized crop (0.08-1), flip, colour distortion of
 # strength 1 (jitter 0.8/0.8/0.8/0.2 with p 0.8, grayscale p 0.2) and Gaussian blur
 # sigma U(0.1, 2) (per image with p 0.5 here; the official code flips one coin per GPU
@@ -17,7 +17,11 @@ model = dict(
     num_classes=3000,
     backbone=dict(type='mmpretrain.ResNet', depth=50, out_indices=(3, ),
                   zero_init_residual=False),
-    head=dict(type='UICHead', in_channels=2048, hid_channels=(2048, 2048), norm=True),
+    # hidden layers Kaiming-normal (fan_out, as the official 1x1 convs), classifier N(0, 0.01²)
+    head=dict(type='UICHead', in_channels=2048, hid_channels=(2048, 2048), norm=True,
+              init_cfg=dict(type='Kaiming', layer='Linear', mode='fan_out',
+                            nonlinearity='relu', distribution='normal',
+                            override=dict(type='Normal', name='fc', std=0.01, bias=0))),
 )
 data_preprocessor = dict(num_views=1)
 view_pipeline = [

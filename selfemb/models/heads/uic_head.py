@@ -34,7 +34,8 @@ class UICHead(BaseModule):
             ReLU, on the pooled feature).
         fc_std: The classifier ``W`` starts as ``N(0, fc_std²)`` with zero bias, as in the
             official code (ResNet-50 and DeepCluster's AlexNet: 0.01); ``None`` keeps
-            PyTorch's default ``nn.Linear`` init. Hidden layers keep PyTorch's default.
+            PyTorch's default ``nn.Linear`` init. Hidden layers keep PyTorch's default unless
+            ``init_cfg`` says otherwise (the ResNet-50 config: Kaiming normal, fan_out).
     """
 
     def __init__(self, in_channels: int, num_classes: int = 0, hid_channels: Sequence[int] = (),

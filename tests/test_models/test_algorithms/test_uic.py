@@ -141,3 +141,5 @@ def test_r50_config_has_the_official_head_and_residual_init():
     assert len(last_bns) == 16 and all(bool((w == 1).all()) for w in last_bns)
     assert float(model.head.fc.weight.std()) == pytest.approx(0.01, rel=0.01)
     assert bool((model.head.fc.bias == 0).all())
+    for hidden in (model.head.hidden[0], model.head.hidden[3]):  # Kaiming normal, fan_out
+        assert float(hidden.weight.std()) == pytest.approx(math.sqrt(2 / 2048), rel=0.01)
