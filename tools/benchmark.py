@@ -254,7 +254,7 @@ def main() -> None:
         model_only_img_s=round(batch_size / t_model, 1),
         ratio=round(t_model / t_e2e, 3))
     if parts is not None:
-        result.update(step_s=round(t_model, 4), parts_s={k: round(v, 4) for k, v in parts.items()},
+        result.update(step_s=round(t_model, 4), parts_s={k: round(v, 6) for k, v in parts.items()},
                       parts_share=round(sum(parts.values()) / t_model, 4))
         print(f"model-only step {t_model:.3f} s; online k-means + sampling "
               f"{sum(parts.values()):.4f} s = {100 * result['parts_share']:.2f} % "
