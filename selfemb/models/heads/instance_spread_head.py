@@ -1,18 +1,12 @@
 """Head of ISIF (Ye et al., CVPR 2019)."""
 import torch
-import torch.distributed as torch_dist
+from mmengine.dist import get_rank, get_world_size
 from mmengine.model import BaseModule
 
 from selfemb.registry import MODELS
 
 from ..losses import instance_spread_anchor_loss, instance_spread_loss
 from ..utils import all_gather_cat
-
-
-def _rank_and_world() -> tuple:
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        return torch_dist.get_rank(), torch_dist.get_world_size()
-    return 0, 1
 
 
 @MODELS.register_module()
@@ -49,14 +43,14 @@ class InstanceSpreadHead(BaseModule):
             raise ValueError(f'views differ in shape: {tuple(view1.shape)} vs '
                              f'{tuple(view2.shape)}')
         features = torch.cat([view1, view2])
-        rank, world = _rank_and_world()
-        if not self.gather_keys or world == 1:
+        if not self.gather_keys or get_world_size() == 1:
             return instance_spread_loss(features, self.temperature, self.detach_key)
         n = features.size(0)
         if n < 4:
             raise ValueError(f'InstanceSpreadHead needs B >= 2 per rank, got B={n // 2}')
         keys = all_gather_cat(features.detach())
         rows = torch.arange(n, device=features.device)
-        offset = rank * n  # this rank's block of the gathered keys
+        offset = get_rank() * n  # this rank's block of the gathered keys
         return instance_spread_anchor_loss(features, keys, offset + rows,
-                                           offset + (rows + n // 2) % n, self.temperature)
+                                           offset + (rows + n // 2) % n, self.temperature,
+                                           check=False)  # valid by construction

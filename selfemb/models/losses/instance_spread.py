@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 def instance_spread_anchor_loss(anchors: torch.Tensor, keys: torch.Tensor,
                                 self_index: torch.Tensor, positive_index: torch.Tensor,
-                                temperature: float = 0.1) -> torch.Tensor:
+                                temperature: float = 0.1, check: bool = True) -> torch.Tensor:
     """Eq. 7 for ``M`` anchors against ``K`` keys, averaged over the anchors.
 
     With ``s_ik = a_i · k_k / τ`` and ``P_ik = exp(s_ik) / Σ_{l≠self(i)} exp(s_il)``, anchor
@@ -18,7 +18,29 @@ def instance_spread_anchor_loss(anchors: torch.Tensor, keys: torch.Tensor,
         self_index: ``M`` int64, the row of ``keys`` that is anchor ``i`` (excluded).
         positive_index: ``M`` int64, the row of ``keys`` that is ``i``'s positive.
         temperature: τ.
+        check: Validate the shapes and indices (the index checks are host
+            synchronisations on a GPU; callers that build valid indices every step pass
+            ``False``).
     """
+    m, k = anchors.size(0), keys.size(0)
+    if check:
+        _check_indices(anchors, keys, self_index, positive_index)
+    if anchors.dtype != torch.float64:
+        anchors, keys = anchors.float(), keys.float()
+    logits = anchors @ keys.t() / temperature
+    rows = torch.arange(m, device=anchors.device)
+    is_self = torch.zeros(m, k, dtype=torch.bool, device=anchors.device)
+    is_self[rows, self_index] = True
+    log_prob = F.log_softmax(logits.masked_fill(is_self, float('-inf')), dim=1)
+    positive = log_prob[rows, positive_index]
+    not_negative = is_self.clone()
+    not_negative[rows, positive_index] = True
+    log_not_chosen = torch.log1p(-log_prob.exp().masked_fill(not_negative, 0.0))
+    return -(positive.sum() + log_not_chosen.sum()) / m
+
+
+def _check_indices(anchors: torch.Tensor, keys: torch.Tensor, self_index: torch.Tensor,
+                   positive_index: torch.Tensor) -> None:
     m, k = anchors.size(0), keys.size(0)
     if anchors.dim() != 2 or keys.dim() != 2 or anchors.size(1) != keys.size(1) or k < 3:
         raise ValueError('instance_spread_anchor_loss expects M x D anchors and K x D keys '
@@ -32,18 +54,6 @@ def instance_spread_anchor_loss(anchors: torch.Tensor, keys: torch.Tensor,
         if m and (int(idx.min()) < 0 or int(idx.max()) >= k):
             raise ValueError(f'{name} must lie in [0, {k}), got '
                              f'[{int(idx.min())}, {int(idx.max())}]')
-    if anchors.dtype != torch.float64:
-        anchors, keys = anchors.float(), keys.float()
-    logits = anchors @ keys.t() / temperature
-    rows = torch.arange(m, device=anchors.device)
-    is_self = torch.zeros(m, k, dtype=torch.bool, device=anchors.device)
-    is_self[rows, self_index] = True
-    log_prob = F.log_softmax(logits.masked_fill(is_self, float('-inf')), dim=1)
-    positive = log_prob[rows, positive_index]
-    not_negative = is_self.clone()
-    not_negative[rows, positive_index] = True
-    log_not_chosen = torch.log1p(-log_prob.exp().masked_fill(not_negative, 0.0))
-    return -(positive.sum() + log_not_chosen.sum()) / m
 
 
 def instance_spread_loss(features: torch.Tensor, temperature: float = 0.1,
@@ -76,4 +86,5 @@ def instance_spread_loss(features: torch.Tensor, temperature: float = 0.1,
                          f'got shape {tuple(features.shape)}')
     rows = torch.arange(n, device=features.device)
     keys = features.detach() if detach_key else features
-    return instance_spread_anchor_loss(features, keys, rows, (rows + n // 2) % n, temperature)
+    return instance_spread_anchor_loss(features, keys, rows, (rows + n // 2) % n, temperature,
+                                       check=False)
