@@ -11,6 +11,8 @@
 #   OPTS     extra --cfg-options, e.g. "train_cfg.max_epochs=2"
 #   DATA_ROOT  Fashion-MNIST folder (default: the configs' /usr/share/datasets/fashion-mnist)
 #   EPOCHS   epochs of the table (default: 1 5 10 15 20 25 30)
+#   TRAIN_SUBSET  train on (and take kNN references from) the first N training images only
+#   TEST_SUBSET   kNN queries: the first N test images only (both: a CPU-sized run)
 # A run whose work dir already holds a checkpoint is resumed, not restarted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,12 @@ if [ -n "${DATA_ROOT:-}" ]; then
     OPTS="$OPTS $loader.dataset.dataset.data_root=$DATA_ROOT"
   done
 fi
+
+if [ -n "${TRAIN_SUBSET:-}" ]; then
+  OPTS="$OPTS train_dataloader.dataset.dataset.indices=$TRAIN_SUBSET"
+  OPTS="$OPTS knn_train_dataloader.dataset.dataset.indices=$TRAIN_SUBSET"
+fi
+[ -z "${TEST_SUBSET:-}" ] || OPTS="$OPTS knn_val_dataloader.dataset.dataset.indices=$TEST_SUBSET"
 
 for m in $METHODS; do
   [ -f "configs/$m/r18_fmnist.py" ] || { echo "reproduce_fmnist: no configs/$m/r18_fmnist.py" >&2; exit 2; }

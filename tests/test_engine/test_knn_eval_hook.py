@@ -125,6 +125,7 @@ def test_hook_in_runner(tmp_path):
     assert rows[-1]['knn/top1'] == hook.result['knn_top1']
     log = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
     assert 'Epoch(knn) [3]' in log and 'knn/top1' in log
+    assert '60 references, 48 queries)' in log
 
 
 def test_hook_rejects_k_above_dataset_before_training(tmp_path):

@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / 'scripts' / 'reproduce_fmnist.sh'
 
 
-def run(work_root: Path, data: Path, methods: str, epochs: int) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHON=sys.executable, METHODS=methods, JOBS='2', ARGS='',
-               DATA_ROOT=str(data), EPOCHS='1 2 3', OMP_NUM_THREADS='1',
+def run(work_root: Path, data: Path, methods: str, epochs: int, **env_vars: str
+        ) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **env_vars, PYTHON=sys.executable, METHODS=methods, JOBS='2',
+               ARGS='', DATA_ROOT=str(data), EPOCHS='1 2 3', OMP_NUM_THREADS='1',
                OPTS=f'train_cfg.max_epochs={epochs} train_dataloader.batch_size=16 '
                     'custom_hooks.0.k=5 default_hooks.logger.interval=1')
     return subprocess.run(['bash', str(SCRIPT), str(work_root)], env=env, cwd=ROOT,
@@ -32,8 +33,12 @@ def table_row(stdout: str, epoch: int) -> list:
 @pytest.mark.slow
 def test_trains_methods_prints_table_and_resumes(tmp_path):
     data = write_fashion_mnist(tmp_path / 'data', num_train=32, num_test=16)
-    first = run(tmp_path / 'runs', data, 'isif npid', epochs=2)
+    first = run(tmp_path / 'runs', data, 'isif npid', epochs=2,
+                TRAIN_SUBSET='24', TEST_SUBSET='8')
     assert first.returncode == 0, first.stdout + first.stderr
+    for method in ('isif', 'npid'):  # trained on 24 of the 32 images, kNN of 8 test images
+        log = (tmp_path / 'runs' / f'{method}.log').read_text()
+        assert '24 references, 8 queries)' in log, log[-2000:]
     assert '| epoch | isif | npid |' in first.stdout
     for epoch in (1, 2):
         cells = table_row(first.stdout, epoch)
@@ -41,7 +46,8 @@ def test_trains_methods_prints_table_and_resumes(tmp_path):
     assert table_row(first.stdout, 3) == ['—', '—']
     assert (tmp_path / 'runs' / 'knn_curve.png').stat().st_size > 0
 
-    again = run(tmp_path / 'runs', data, 'isif', epochs=3)  # continues from epoch 2
+    again = run(tmp_path / 'runs', data, 'isif', epochs=3,  # continues from epoch 2
+                TRAIN_SUBSET='24', TEST_SUBSET='8')
     assert again.returncode == 0, again.stdout + again.stderr
     assert 'resumed' in (tmp_path / 'runs' / 'isif.log').read_text().lower()
     assert float(table_row(again.stdout, 3)[0]) >= 0.0

@@ -149,7 +149,9 @@ class KNNEvalHook(Hook):
         runner.message_hub.update_info('knn', dict(result, epoch=epoch))
         runner.visualizer.add_scalars(
             {'knn/top1': result['knn_top1'], 'knn/top5': result['knn_top5']}, step=epoch)
+        references, queries = (len(loader.dataset) for loader in self._loaders)
         runner.logger.info(f"Epoch(knn) [{epoch}]  knn/top1: {result['knn_top1']:.2f}  "
                            f"knn/top5: {result['knn_top5']:.2f}  (k={self.k}, "
-                           f'temperature={self.temperature}, feature={self.feature})')
+                           f'temperature={self.temperature}, feature={self.feature}, '
+                           f'{references} references, {queries} queries)')
         return result
