@@ -94,14 +94,15 @@ def expected_knn(model: KNNToyModel, k: int, temperature: float) -> dict:
                             val.labels, k=k, temperature=temperature)
 
 
-def make_runner(work_dir, **hook_args) -> Runner:
+def make_runner(work_dir, max_epochs: int = 3, resume: bool = False, **hook_args) -> Runner:
     return Runner(
         model=KNNToyModel(), work_dir=str(work_dir), default_scope='selfemb',
         # unique: a runner built in the same second would otherwise share the visualizer
         experiment_name=f'knn_{Path(work_dir).name}',
         train_dataloader=loader_cfg(60, 0, shuffle=True),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
-        train_cfg=dict(by_epoch=True, max_epochs=3), randomness=dict(seed=0),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs), randomness=dict(seed=0),
+        resume=resume,
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
         custom_hooks=[dict(type='KNNEvalHook', train_dataloader=loader_cfg(60, 0),
                            val_dataloader=loader_cfg(48, 1), **hook_args)],
@@ -126,6 +127,29 @@ def test_hook_in_runner(tmp_path):
     log = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
     assert 'Epoch(knn) [3]' in log and 'knn/top1' in log
     assert '60 references, 48 queries)' in log
+
+
+def logged_steps(work_dir) -> list:
+    """``(step, knn/top1)`` of every kNN record of every run in ``work_dir``."""
+    rows = []
+    for scalars in sorted(glob.glob(str(Path(work_dir) / '*' / 'vis_data' / 'scalars.json'))):
+        rows += [json.loads(line) for line in open(scalars) if 'knn/top1' in line]
+    return [(r['step'], r['knn/top1']) for r in rows]
+
+
+def test_eval_initial_logs_the_untrained_model_as_epoch_0_once(tmp_path):
+    first = make_runner(tmp_path, max_epochs=1, eval_initial=True, k=5)
+    first.train()
+    initial = expected_knn(KNNToyModel(), k=5, temperature=0.1)  # the zero-initialised model
+    trained = expected_knn(first.model, k=5, temperature=0.1)
+    assert initial != trained
+    assert logged_steps(tmp_path) == [(0, initial['knn_top1']), (1, trained['knn_top1'])]
+    log = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
+    assert 'Epoch(knn) [0]' in log
+    # resumed after epoch 1: the start is not evaluated again
+    resumed = make_runner(tmp_path, max_epochs=2, resume=True, eval_initial=True, k=5)
+    resumed.train()
+    assert [step for step, _ in logged_steps(tmp_path)] == [0, 1, 2]
 
 
 def test_hook_rejects_k_above_dataset_before_training(tmp_path):

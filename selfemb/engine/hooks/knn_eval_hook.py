@@ -104,13 +104,16 @@ class KNNEvalHook(Hook):
         temperature: sigma of the vote weight exp(sim / sigma).
         feature: 'embedding' (``model.embed``) or 'backbone' (pooled last stage).
         num_classes: number of classes; default 1 + the largest label.
+        eval_initial: also evaluate the model the run starts from, before the first
+            epoch, logged as epoch 0 (the untrained reference; skipped when a run is
+            resumed past its start).
     """
     priority = 'LOW'
 
     def __init__(self, train_dataloader: Union[dict, str, DataLoader],
                  val_dataloader: Union[dict, str, DataLoader], interval: int = 1, k: int = 200,
                  temperature: float = 0.1, feature: str = 'embedding',
-                 num_classes: Optional[int] = None) -> None:
+                 num_classes: Optional[int] = None, eval_initial: bool = False) -> None:
         if interval < 1 or k < 1 or temperature <= 0:
             raise ValueError(f'KNNEvalHook needs interval >= 1, k >= 1 and temperature > 0, '
                              f'got interval={interval}, k={k}, temperature={temperature}')
@@ -120,23 +123,30 @@ class KNNEvalHook(Hook):
         self.train_dataloader, self.val_dataloader = train_dataloader, val_dataloader
         self.interval, self.k, self.temperature = interval, k, temperature
         self.feature, self.num_classes = feature, num_classes
+        self.eval_initial = eval_initial
         self.result: Optional[Dict[str, float]] = None
         self._loaders = None
 
-    def before_train(self, runner) -> None:
+    def _build_loaders(self, runner) -> None:
         if self._loaders is None:
             self._loaders = tuple(
                 runner.build_dataloader(resolve_loader_cfg(cfg, runner.cfg), seed=runner.seed)
                 for cfg in (self.train_dataloader, self.val_dataloader))
             check_knn_loaders(*self._loaders, self.k)
 
+    def before_train(self, runner) -> None:
+        self._build_loaders(runner)
+        if self.eval_initial and runner.epoch == 0 and runner.iter == 0:
+            self.evaluate(runner, epoch=0)
+
     def after_train_epoch(self, runner) -> None:
         if self.every_n_epochs(runner, self.interval) or self.is_last_train_epoch(runner):
             self.evaluate(runner)
 
-    def evaluate(self, runner) -> Dict[str, float]:
-        """Run the kNN evaluation now, log and store the result, and return it."""
-        self.before_train(runner)
+    def evaluate(self, runner, epoch: Optional[int] = None) -> Dict[str, float]:
+        """Run the kNN evaluation now, log and store the result as ``epoch`` (default:
+        the number of finished epochs), and return it."""
+        self._build_loaders(runner)
         # evaluation must not move the training's random streams (exact --resume
         # whatever the interval): fork every generator it could touch
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
@@ -144,7 +154,7 @@ class KNNEvalHook(Hook):
             result = knn_evaluate(runner.model, *self._loaders, k=self.k,
                                   temperature=self.temperature, feature=self.feature,
                                   num_classes=self.num_classes)
-        epoch = runner.epoch + 1
+        epoch = runner.epoch + 1 if epoch is None else epoch
         self.result = result
         runner.message_hub.update_info('knn', dict(result, epoch=epoch))
         runner.visualizer.add_scalars(
