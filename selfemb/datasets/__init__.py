@@ -1,5 +1,6 @@
 """Data sources, the device-resident data path and multi-view helpers."""
 from .base import InMemoryDataset
+from .checks import IndicesError, SampleLoadError
 from .cifar import CIFAR10, CIFAR100
 from .device import DeviceDataset, device_collate
 from .fashion_mnist import FashionMNIST
@@ -19,5 +20,6 @@ __all__ = [
     'ImageFolder', 'DeviceDataset', 'device_collate', 'seed_worker_from_torch', 'CUB200',
     'Cars196', 'StanfordOnlineProducts', 'SubsetFromFile', 'read_index_file',
     'VOC07Classification', 'read_voc07_targets', 'ClassBalancedSampler', 'LongTailDataset',
-    'long_tail_counts', 'long_tail_indices', 'NeighbourPairDataset'
+    'long_tail_counts', 'long_tail_indices', 'NeighbourPairDataset', 'IndicesError',
+    'SampleLoadError'
 ]

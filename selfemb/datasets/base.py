@@ -1,10 +1,13 @@
-"""Base classes of the data sources: fast field access and in-memory image arrays."""
+"""Base classes of the data sources: fast field access, checked subsets and sample loading,
+in-memory image arrays."""
 import os.path as osp
 import pickle
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
+
+from .checks import checked_indices, run_pipeline
 
 
 def missing_file_error(path: str, hint: str) -> FileNotFoundError:
@@ -22,11 +25,15 @@ def first_existing(root: str, names: Sequence[str], hint: str) -> str:
 
 
 class FieldCacheMixin:
-    """Reads one field of every data-list entry at once, cached until the list changes.
+    """Shared behaviour of every data source on top of mmengine's ``BaseDataset``.
 
-    ``get_data_info`` deep-copies (or unpickles) an entry and is meant for one item;
-    whole-dataset queries (labels for kNN, image rows for the device path) use
-    :meth:`_field` instead. The cache is dropped whenever the data list is re-made.
+    Reads one field of every data-list entry at once (:meth:`_field`, cached until the list
+    changes): ``get_data_info`` deep-copies (or unpickles) an entry and is meant for one
+    item, whole-dataset queries (labels for kNN, image rows for the device path) use
+    :meth:`_field`. ``indices`` (in the constructor, ``get_subset`` and ``get_subset_``)
+    out of range is an error instead of mmengine's silent clamp. A sample whose loading or
+    transform fails, or that a transform rejects (``None``, which mmengine would replace by
+    a random other sample), raises ``SampleLoadError`` naming the dataset, index and file.
     """
 
     _field_cache: Dict[str, np.ndarray]
@@ -62,6 +69,36 @@ class FieldCacheMixin:
         if self.serialize_data:
             self.data_bytes, self.data_address = self._serialize_data()
         self._fully_initialized = True
+
+    def _source_name(self) -> str:
+        """``Type(data_root=..., ann_file=..., split=...)`` for error messages."""
+        parts = [f'data_root={self.data_root!r}']
+        for key in ('ann_file', 'split'):
+            if getattr(self, key, ''):
+                parts.append(f'{key}={getattr(self, key)!r}')
+        if self.filter_cfg:
+            parts.append(f'filter_cfg={self.filter_cfg!r}')
+        return f'{type(self).__name__}({", ".join(parts)})'
+
+    def _get_unserialized_subset(self, indices: Union[Sequence[int], int]) -> list:
+        indices = checked_indices(self._source_name(), len(self.data_list), indices)
+        return super()._get_unserialized_subset(indices)
+
+    def _get_serialized_subset(self, indices: Union[Sequence[int], int]
+                               ) -> Tuple[np.ndarray, np.ndarray]:
+        num = len(self.data_address)
+        indices = checked_indices(self._source_name(), num, indices)
+        if not isinstance(indices, int):
+            return super()._get_serialized_subset(indices)
+        # rows [lo, hi); mmengine's own version fails on indices == len or -len
+        lo, hi = (0, indices) if indices >= 0 else (num + indices, num)
+        start = int(self.data_address[lo - 1]) if lo > 0 else 0
+        end = int(self.data_address[hi - 1]) if hi > 0 else 0
+        return self.data_bytes[start:end], self.data_address[lo:hi] - start
+
+    def prepare_data(self, idx: int) -> Any:
+        """The pipeline applied to entry ``idx``; failures name the sample (see class doc)."""
+        return run_pipeline(self.pipeline, self.get_data_info(idx), idx, self._source_name)
 
     def filter_data(self) -> List[dict]:
         """Keep only the entries whose ``gt_label`` is in ``filter_cfg['classes']`` (e.g.

@@ -23,7 +23,8 @@ class ImageList(FieldCacheMixin, BaseDataset):
     starting with ``#`` are skipped; paths may not contain spaces. Entries are
     ``dict(img_path, gt_label)``, so the pipeline starts with
     ``dict(type='mmpretrain.LoadImageFromFile')``. Only the first image is checked to
-    exist at start-up (a wrong root fails at once); a missing later one fails when loaded.
+    exist at start-up (a wrong root fails at once); a missing later one fails when loaded,
+    with a ``SampleLoadError`` that names it (as does an empty or corrupt image).
 
     Args:
         data_root: root of the images (and of a relative ``ann_file``).
@@ -40,19 +41,24 @@ class ImageList(FieldCacheMixin, BaseDataset):
         return dict(img_path=osp.join(self.data_prefix['img_path'], rel_path), gt_label=label)
 
     def _parse(self, path: str) -> List[dict]:
+        try:
+            with open(path) as f:
+                lines = f.readlines()
+        except UnicodeDecodeError as e:
+            raise ValueError(f'{path}: not a text image list ({e}); ann_file must hold '
+                             '"relative/path [label]" lines') from e
         entries = []
-        with open(path) as f:
-            for num, line in enumerate(f, 1):
-                tokens = line.split()
-                if not tokens or tokens[0].startswith('#'):
-                    continue
-                label: Optional[int] = -1
-                if len(tokens) == 2:
-                    label = int(tokens[1]) if re.fullmatch(r'-?\d+', tokens[1]) else None
-                if len(tokens) > 2 or label is None:
-                    raise ValueError(f'{path}:{num}: expected "relative/path [int label]", '
-                                     f'got {line.strip()!r}')
-                entries.append(self._entry(tokens[0], label))
+        for num, line in enumerate(lines, 1):
+            tokens = line.split()
+            if not tokens or tokens[0].startswith('#'):
+                continue
+            label: Optional[int] = -1
+            if len(tokens) == 2:
+                label = int(tokens[1]) if re.fullmatch(r'-?\d+', tokens[1]) else None
+            if len(tokens) > 2 or label is None:
+                raise ValueError(f'{path}:{num}: expected "relative/path [int label]", '
+                                 f'got {line.strip()!r}')
+            entries.append(self._entry(tokens[0], label))
         return entries
 
     def _check(self, entries: List[dict], source: str) -> None:
@@ -84,6 +90,7 @@ class ImageFolder(ImageList):
     Classes are the sorted sub-folder names (label = position), or the given
     ``metainfo=dict(classes=...)`` in that order (other folders are ignored). Files whose
     extension (case-insensitive) is not in ``extensions`` are skipped; files are sorted.
+    A class folder without images is an error that names it.
     """
 
     def __init__(self, data_root: str = '', extensions: Sequence[str] = IMG_EXTENSIONS,
@@ -100,7 +107,10 @@ class ImageFolder(ImageList):
 
     def load_data_list(self) -> List[dict]:
         root = self.data_prefix['img_path']
-        entries = []
+        if not self._metainfo['classes']:
+            raise ValueError(f'ImageFolder: no class sub-folders in {root}; put the images in '
+                             f'{osp.join(root, "<class>")}/ (one folder per class)')
+        entries, empty = [], []
         for label, name in enumerate(self._metainfo['classes']):
             folder = osp.join(root, name)
             if not osp.isdir(folder):
@@ -110,6 +120,12 @@ class ImageFolder(ImageList):
                 dirnames.sort()
                 files += [osp.join(dirpath, f) for f in filenames
                           if f.lower().endswith(self.extensions)]
+            if not files:
+                empty.append(folder)
             entries += [dict(img_path=f, gt_label=label) for f in sorted(files)]
+        if empty and entries:
+            raise ValueError(f'ImageFolder: class folder(s) {empty} hold no images (extensions '
+                             f'{self.extensions}); add images, delete the folder(s), or pick '
+                             'the classes to use with metainfo=dict(classes=[...])')
         self._check(entries, f'image folder {root} (extensions {self.extensions})')
         return entries

@@ -6,6 +6,7 @@ import numpy as np
 
 from selfemb.registry import DATASETS
 from .base import missing_file_error
+from .checks import IndicesError
 
 
 def read_index_file(path: str) -> List[int]:
@@ -68,7 +69,7 @@ def SubsetFromFile(dataset: dict, index_file: str) -> Any:
     source = DATASETS.build(dict(dataset, indices=indices, lazy_init=True))
     try:
         source.full_init()
-    except IndexError as e:
-        raise ValueError(f'{index_file}: an index is outside {dataset.get("type")} '
-                         f'({e})') from e
+    except IndicesError as e:
+        raise IndicesError(f'{index_file}: an index is outside {dataset.get("type")}: '
+                           f'{e}') from e
     return source
