@@ -103,6 +103,9 @@ def convert_checkpoint(checkpoint: dict, target: str = 'mmdet',
     reported as missing / mismatched keys. A CIFAR stem's expected ``conv1`` mismatch
     with mmdet / mmseg is moved from ``mismatched`` into ``notes``, and so is the mmdet
     shared head's extra norm, which no backbone checkpoint holds."""
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'the checkpoint holds a {type(checkpoint).__name__}, not a dict of '
+                         'tensors or a dict with "state_dict"; give a selfemb training checkpoint')
     state, note = backbone_state_dict(checkpoint.get('state_dict', checkpoint))
     arch = infer_resnet(state)
     depth = arch['depth'] if target_depth is None else int(target_depth)
@@ -128,6 +131,7 @@ def convert_checkpoint(checkpoint: dict, target: str = 'mmdet',
                          'other stages see 4x coarser inputs than in pre-training')
     meta = dict(notes=notes, depth=arch['depth'], cifar=arch['cifar'], target=target,
                 target_depth=depth)
-    out = dict(state_dict=OrderedDict((f'backbone.{k}', v.detach().cpu().clone())
-                                      for k, v in state.items()), meta=meta)
+    out = dict(state_dict=OrderedDict(  # plain tensors only (weights_only loads them)
+        (f'backbone.{k}', v.detach().cpu().clone().as_subclass(torch.Tensor))
+        for k, v in state.items()), meta=meta)
     return out, report, notes

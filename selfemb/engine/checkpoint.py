@@ -1,33 +1,171 @@
-"""Checkpoint I/O: atomic writes, and loading the project's own checkpoints on torch >= 2.6.
+"""Checkpoint I/O: atomic writes, weights-only loading, and an explicit trust option.
 
-* Every local file mmengine writes (checkpoints, ``last_checkpoint``) goes to a temporary
-  file in the same directory that is then renamed over the target, so an interrupted
-  save never leaves a truncated checkpoint behind.
-* torch >= 2.6 loads with ``weights_only=True``, which refuses mmengine's full training
-  checkpoints (they hold the message hub and numpy scalars), so ``--resume`` would fail.
-  Local files are loaded with ``weights_only=True`` first; only when that refuses the
-  file is it loaded in full, with a log line saying so. Files from URLs keep mmengine's
-  loaders. Export tensor-only state dicts for downstream use.
+* Every local file mmengine writes goes to ``.tmp-<name>.<random>`` in the same directory,
+  renamed over the target when complete: an interrupted save never leaves a truncated
+  checkpoint (:func:`remove_stale_temp_files` clears the temporary files it leaves).
+* A local checkpoint is loaded with ``torch.load(weights_only=True)`` only, so a crafted
+  file cannot run code. selfemb's own checkpoints pass because ``SafeCheckpointHook``
+  stores them through :func:`encode_checkpoint` (numpy arrays and scalars, message-hub
+  ``HistoryBuffer`` s as marked dicts of tensors / numbers); :func:`decode_checkpoint`
+  restores the objects on load. Any other pickle is refused with an error that says how
+  to load it if you trust it: ``--trust-checkpoint`` / ``SELFEMB_TRUST_CHECKPOINTS=1`` /
+  :func:`trust_checkpoints`. Files from URLs keep mmengine's loaders.
 """
+import logging
 import os
 import os.path as osp
 import pickle
+import re
 import tempfile
+from collections import Counter, OrderedDict
 from pathlib import Path
-from typing import Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from mmengine.fileio import LocalBackend, register_backend
-from mmengine.logging import print_log
+from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner.checkpoint import CheckpointLoader
+
+__all__ = ['atomic_write_bytes', 'encode_checkpoint', 'decode_checkpoint',
+           'register_checkpoint_class', 'trust_checkpoints', 'checkpoints_trusted',
+           'load_local_checkpoint', 'resolve_last_checkpoint', 'remove_stale_temp_files',
+           'UntrustedCheckpointError', 'CheckpointFormatError']
+
+TRUST_ENV = 'SELFEMB_TRUST_CHECKPOINTS'
+TEMP_PREFIX = '.tmp-'
+_TEMP_NAME = re.compile(r'^\.tmp-.+\.[a-z0-9_]{8}$')  # tempfile.mkstemp's 8 random chars
+
+# --- encoding: what weights_only refuses, as marked dicts it accepts ----------------------
+MARK = '__selfemb_encoded__'
+_PLAIN = (str, int, float, bool, bytes, complex, type(None))  # exact types only
+_TORCH = (torch.Tensor, torch.nn.Parameter, torch.Size, torch.device, torch.dtype)
+_MAPPINGS = (dict, OrderedDict, Counter)  # Counter: MultiStepLR's milestones
+_NUMPY_KINDS = 'biufcmMSU'  # numbers, dates, fixed-size strings; never objects
+_CLASSES: Dict[str, Tuple[type, Sequence[str]]] = {}
+
+
+def register_checkpoint_class(cls: type, drop: Sequence[str] = ()) -> type:
+    """Let :func:`encode_checkpoint` store instances of ``cls`` as their ``__dict__``
+    (less the ``drop`` keys) and :func:`decode_checkpoint` rebuild them (``__setstate__``
+    if the class has one) without running any code from the file."""
+    _CLASSES[f'{cls.__module__}.{cls.__qualname__}'] = (cls, tuple(drop))
+    return cls
+
+
+# its __getstate__ adds the class's statistics functions, which __setstate__ restores
+register_checkpoint_class(HistoryBuffer, drop=('statistics_methods', ))
+
+
+def _key(key: Any, path: str) -> Any:
+    if type(key) in _PLAIN or (type(key) is tuple and all(type(k) in _PLAIN for k in key)):
+        return key
+    raise TypeError(f'checkpoint{path}: key {key!r} of type {type(key).__name__} cannot be '
+                    'stored weights-only; use str / int keys')
+
+
+def _numpy(value: Union[np.ndarray, np.generic], path: str) -> dict:
+    if value.dtype.kind not in _NUMPY_KINDS:
+        raise TypeError(f'checkpoint{path}: numpy dtype {value.dtype} cannot be stored '
+                        'weights-only; convert it to numbers or a list')
+    data = np.ascontiguousarray(value).tobytes()
+    if isinstance(value, np.generic):
+        return {MARK: 'numpy_scalar', 'dtype': value.dtype.str, 'data': data}
+    return {MARK: 'ndarray', 'dtype': value.dtype.str, 'shape': list(value.shape),
+            'data': torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())}
+
+
+def _encode(value: Any, path: str) -> Any:
+    kind = type(value)
+    if kind in _PLAIN or kind in _TORCH:
+        return value
+    if kind is np.ndarray or isinstance(value, np.generic):
+        return _numpy(value, path)
+    if kind in _MAPPINGS:
+        if MARK in value:
+            raise TypeError(f'checkpoint{path}: the key {MARK!r} is reserved for encoding')
+        return kind({_key(k, path): _encode(v, f'{path}[{k!r}]') for k, v in value.items()})
+    if kind in (list, tuple):
+        return kind(_encode(v, f'{path}[{i}]') for i, v in enumerate(value))
+    if kind in (set, frozenset):
+        items = [_key(v, path) for v in value]
+        return set(items) if kind is set else {MARK: 'frozenset', 'items': items}
+    name = f'{kind.__module__}.{kind.__qualname__}'
+    if name in _CLASSES and _CLASSES[name][0] is kind:
+        state = {k: v for k, v in vars(value).items() if k not in _CLASSES[name][1]}
+        return {MARK: 'object', 'class': name, 'state': _encode(state, f'{path}.__dict__')}
+    raise TypeError(
+        f'checkpoint{path}: {name} cannot be stored weights-only (a checkpoint holds tensors, '
+        'numpy arrays / scalars, numbers, strings, lists, tuples and dicts); convert it, or '
+        'register its class with selfemb.engine.checkpoint.register_checkpoint_class')
+
+
+def encode_checkpoint(checkpoint: dict) -> dict:
+    """A copy of ``checkpoint`` that ``torch.load(weights_only=True)`` accepts: numpy
+    arrays / scalars and registered objects (``HistoryBuffer``) become dicts marked
+    ``{MARK: kind}``. The input is not modified. Raises ``TypeError`` naming the key path
+    of anything it cannot represent."""
+    return _encode(checkpoint, '')
+
+
+def _decode_marked(value: dict, path: str) -> Any:
+    kind = value[MARK]
+    if kind in ('ndarray', 'numpy_scalar'):
+        dtype = np.dtype(value['dtype'])
+        if dtype.kind not in _NUMPY_KINDS:
+            raise ValueError(f'checkpoint{path}: refusing numpy dtype {dtype}')
+        data = value['data']
+        data = data.cpu().numpy().tobytes() if isinstance(data, torch.Tensor) else data
+        array = np.frombuffer(data, dtype=dtype)
+        return array[0] if kind == 'numpy_scalar' else array.reshape(value['shape']).copy()
+    if kind == 'frozenset':
+        return frozenset(value['items'])
+    if kind == 'object' and value.get('class') in _CLASSES:
+        cls, drop = _CLASSES[value['class']]
+        obj = cls.__new__(cls)
+        state = {k: v for k, v in _decode(value['state'], f'{path}.__dict__').items()
+                 if k not in drop}
+        if hasattr(cls, '__setstate__'):
+            obj.__setstate__(state)
+        else:
+            obj.__dict__.update(state)
+        return obj
+    raise ValueError(f'checkpoint{path}: unknown encoded {kind!r} {value.get("class", "")}; '
+                     'was the checkpoint written by a newer selfemb (or a class it registers '
+                     'with register_checkpoint_class not imported)?')
+
+
+def _decode(value: Any, path: str) -> Any:
+    kind = type(value)
+    if kind in _MAPPINGS:
+        if MARK in value:
+            return _decode_marked(value, path)
+        return kind({k: _decode(v, f'{path}[{k!r}]') for k, v in value.items()})
+    if kind in (list, tuple):
+        return kind(_decode(v, f'{path}[{i}]') for i, v in enumerate(value))
+    return value
+
+
+def decode_checkpoint(checkpoint: dict) -> dict:
+    """The objects :func:`encode_checkpoint` encoded, rebuilt exactly (dtype, shape,
+    numpy scalar types, ``HistoryBuffer``); everything else is returned unchanged."""
+    return _decode(checkpoint, '')
+
+
+class UntrustedCheckpointError(pickle.UnpicklingError):
+    """A checkpoint that ``torch.load(weights_only=True)`` refuses (it would run code)."""
+
+
+class CheckpointFormatError(ValueError):
+    """A file that is not a (complete) PyTorch checkpoint."""
 
 
 def atomic_write_bytes(data: bytes, path: Union[str, Path]) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    """Write ``data`` to ``path`` through ``.tmp-<name>.<random>`` and an atomic rename."""
     path = os.fspath(path)
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + osp.basename(path) + '.')
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX + osp.basename(path) + '.')
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
@@ -53,16 +191,113 @@ class AtomicLocalBackend(LocalBackend):
 register_backend('local', AtomicLocalBackend, force=True, prefixes='')
 
 
+def trust_checkpoints() -> None:
+    """Let local checkpoints that are not weights-only be unpickled in full (they can run
+    code: only for files you trust). Sets ``SELFEMB_TRUST_CHECKPOINTS=1``, which child
+    processes inherit."""
+    os.environ[TRUST_ENV] = '1'
+
+
+def checkpoints_trusted() -> bool:
+    return os.environ.get(TRUST_ENV, '') == '1'
+
+
+def _check_format(filename: str) -> None:
+    """Raise :class:`CheckpointFormatError` for a file that cannot be a PyTorch checkpoint
+    (a zip archive, or a legacy pickle starting with protocol byte 0x80)."""
+    with open(filename, 'rb') as f:
+        head = f.read(8)
+    if not head:
+        raise CheckpointFormatError(f'checkpoint {filename} is empty (0 bytes): not a PyTorch '
+                                    'checkpoint (an interrupted copy?)')
+    if not (head.startswith(b'PK\x03\x04') or head.startswith(b'\x80')):
+        raise CheckpointFormatError(
+            f'{filename} is not a PyTorch checkpoint (it starts with {head!r}, not a zip '
+            'archive written by torch.save); give a .pth file')
+
+
+def _refusal(err: Exception) -> str:
+    """The short reason in torch's weights-only error (e.g. the global it refused)."""
+    text = str(err)
+    found = re.search(r'GLOBAL (\S+) was not an allowed global', text)
+    if found:
+        return f'it pickles the global {found.group(1)}, which weights_only does not allow'
+    found = re.search(r'WeightsUnpickler error:\s*(.+)', text)
+    return (found.group(1) if found else text.splitlines()[0]).split(' Please use')[0].strip()
+
+
 @CheckpointLoader.register_scheme(prefixes='', force=True)
 def load_local_checkpoint(filename: str, map_location=None) -> dict:
-    """Load a local checkpoint: tensors-only first, the full pickle if that is refused."""
+    """Load a local checkpoint with ``weights_only=True`` and :func:`decode_checkpoint` it;
+    a file that needs more is refused unless :func:`trust_checkpoints` was called."""
+    filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} does not exist')
+    _check_format(filename)
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
-        print_log(f'{filename} is a full training checkpoint (optimizer, message hub, '
-                  'meta); loading it in full as a trusted local file', logger='current')
-        return torch.load(filename, map_location=map_location, weights_only=False)
-    except (EOFError, RuntimeError) as err:
-        raise RuntimeError(f'checkpoint {filename} is corrupt or truncated: {err}') from err
+        loaded = torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if 'Weights only load failed' not in str(err):
+            raise CheckpointFormatError(f'checkpoint {filename} is corrupt: {err}') from err
+        reason = _refusal(err)
+    except (EOFError, RuntimeError, KeyError, IndexError, ValueError) as err:
+        detail = str(err).split('. ')[0] or type(err).__name__  # torch's first sentence
+        raise CheckpointFormatError(f'checkpoint {filename} is truncated or corrupt (not a '
+                                    f'complete PyTorch checkpoint): {detail}') from None
+    else:
+        return decode_checkpoint(loaded)
+    if not checkpoints_trusted():
+        raise UntrustedCheckpointError(
+            f'{filename} is not a weights-only checkpoint ({reason}); loading it would '
+            'unpickle arbitrary objects, which can run code. If you trust this file, load '
+            f'it with --trust-checkpoint (tools), {TRUST_ENV}=1 in the environment, or '
+            'selfemb.engine.checkpoint.trust_checkpoints()')
+    print_log(f'loading {filename} in full ({TRUST_ENV}=1; not weights-only: {reason})',
+              logger='current', level=logging.WARNING)
+    return decode_checkpoint(torch.load(filename, map_location=map_location,
+                                        weights_only=False))
+
+
+def resolve_last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``work_dir/last_checkpoint`` names, as an absolute path inside
+    ``work_dir`` (entries are relative to it); None when there is no ``last_checkpoint``.
+
+    An absolute entry (older runs) is replaced by the file of the same name inside
+    ``work_dir``: a copied work dir never reads the original's checkpoints."""
+    work_dir = osp.abspath(work_dir)
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        entry = f.read().strip()
+    if not entry:
+        raise ValueError(f'{record} is empty: write the checkpoint file name (e.g. '
+                         'epoch_3.pth) into it, or resume from an explicit checkpoint path')
+    if '://' in entry:  # a remote out_dir
+        return entry
+    if not osp.isabs(entry):
+        path = osp.normpath(osp.join(work_dir, entry))
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{record} names {entry}, but {path} does not exist')
+        return path
+    path = osp.join(work_dir, osp.basename(entry))
+    if osp.isfile(path):
+        return path
+    raise FileNotFoundError(
+        f'{record} holds the absolute path {entry} (an older run or a copied work dir), and '
+        f'there is no {osp.basename(entry)} in {work_dir}; selfemb never resumes from a '
+        'file outside the work dir: copy the checkpoint into it or resume from it explicitly')
+
+
+def remove_stale_temp_files(work_dir: str) -> List[str]:
+    """Remove the ``.tmp-<name>.<random>`` files interrupted atomic writes left in
+    ``work_dir`` (not recursive); return their paths."""
+    if not osp.isdir(work_dir):
+        return []
+    removed = []
+    for name in sorted(os.listdir(work_dir)):
+        path = osp.join(work_dir, name)
+        if _TEMP_NAME.match(name) and osp.isfile(path):
+            os.remove(path)
+            removed.append(path)
+    return removed

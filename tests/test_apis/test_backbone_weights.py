@@ -12,6 +12,7 @@ from mmengine.registry import init_default_scope
 
 from selfemb.apis import build_model_from_cfg
 from selfemb.apis.downstream import prepare_benchmark_cfg
+from selfemb.engine.checkpoint import encode_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 DET_CFG = ROOT / 'configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py'
@@ -29,14 +30,14 @@ def convert(monkeypatch, src: Path, dst: Path, target: str, *extra: str) -> int:
 
 
 def training_checkpoint(config: str, path: Path) -> dict:
-    """A checkpoint like the Runner's: state dict plus non-tensor state (numpy, strings)."""
+    """A checkpoint like SafeCheckpointHook's: state dict plus encoded non-tensor state."""
     torch.manual_seed(0)
     state = build_model_from_cfg(Config.fromfile(ROOT / config)).state_dict()
     for key, value in state.items():  # non-default BN statistics, so loading is visible
         if key.endswith(('running_mean', 'running_var')):
             value.uniform_(0.5, 1.5)
-    torch.save(dict(state_dict=state, meta=dict(epoch=3, seed=np.int64(0)),
-                    message_hub=dict(log_scalars={})), path)
+    torch.save(encode_checkpoint(dict(state_dict=state, meta=dict(epoch=3, seed=np.int64(0)),
+                                      message_hub=dict(log_scalars={}))), path)
     return state
 
 

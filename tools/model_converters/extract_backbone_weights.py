@@ -1,7 +1,7 @@
 """Export the backbone of a selfemb checkpoint for detection / segmentation / classification.
 
     python tools/model_converters/extract_backbone_weights.py IN.pth OUT.pth \
-        [--target mmdet|mmseg|mmpretrain] [--target-depth 50]
+        [--target mmdet|mmseg|mmpretrain] [--target-depth 50] [--trust-checkpoint]
 
 OUT holds ``{'state_dict': {'backbone.<key>': tensor}, 'meta': {...}}`` (tensors only).
 Load it downstream with ``init_cfg=dict(type='Pretrained', checkpoint=OUT,
@@ -13,6 +13,10 @@ listing the keys, when any is missing, unexpected or of the wrong shape. The mmd
 head's extra norm after res5 is not in any checkpoint: it is reported as a note and
 starts fresh. A Super-AND SobelResNet exports its RGB trunk; a CIFAR ResNet is
 converted with a warning about its 3x3 stem.
+
+IN is loaded with ``torch.load(weights_only=True)`` (selfemb's own checkpoints pass); any
+other pickle is refused before anything in it runs, unless ``--trust-checkpoint`` is given
+for a file you trust.
 """
 import argparse
 import io
@@ -22,9 +26,10 @@ import sys
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-import selfemb.engine  # noqa: F401,E402  (loader for the project's own full checkpoints)
+import selfemb.engine  # noqa: F401,E402  (weights-only loading of local checkpoints)
 from selfemb.apis.backbone_weights import TARGETS, convert_checkpoint  # noqa: E402
-from selfemb.engine.checkpoint import atomic_write_bytes  # noqa: E402
+from selfemb.engine.checkpoint import (  # noqa: E402
+    CheckpointFormatError, UntrustedCheckpointError, atomic_write_bytes, trust_checkpoints)
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,6 +40,9 @@ def parse_args() -> argparse.Namespace:
                         help='library whose backbone must load the weights (checked)')
     parser.add_argument('--target-depth', type=int,
                         help="the downstream ResNet's depth (default: the checkpoint's)")
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load an input that is not tensors-only in full (unpickling can '
+                        'run code from the file: only for files you trust)')
     return parser.parse_args()
 
 
@@ -44,9 +52,15 @@ def main() -> int:
     if not osp.isfile(args.input):
         print(f'error: checkpoint {args.input} does not exist', file=sys.stderr)
         return 2
+    if args.trust_checkpoint:
+        trust_checkpoints()
     try:
-        out, report, notes = convert_checkpoint(_load_checkpoint(args.input, 'cpu'), args.target,
-                                                args.target_depth)
+        checkpoint = _load_checkpoint(args.input, 'cpu')
+    except (UntrustedCheckpointError, CheckpointFormatError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    try:
+        out, report, notes = convert_checkpoint(checkpoint, args.target, args.target_depth)
     except (KeyError, ValueError) as err:
         print(f'error: {args.input}: {err.args[0] if err.args else err}', file=sys.stderr)
         return 1

@@ -5,8 +5,8 @@ from .neighbour_positive_hook import NeighbourPositiveHook
 from .neighbourhood_discovery_hook import NeighbourhoodDiscoveryHook
 from .odc_init_hook import ODCInitHook
 from .random_state_hook import RandomStateHook
+from .safe_checkpoint_hook import SafeCheckpointHook
 from .uic_label_hook import UICLabelHook
 
 __all__ = ['KNNEvalHook', 'MemoryInitHook', 'NeighbourhoodDiscoveryHook', 'RandomStateHook',
-           'ODCInitHook', 'UICLabelHook',
-           'NeighbourPositiveHook']
+           'ODCInitHook', 'UICLabelHook', 'NeighbourPositiveHook', 'SafeCheckpointHook']
