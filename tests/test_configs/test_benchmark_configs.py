@@ -51,7 +51,7 @@ def backbone_checkpoint(cfg: Config, path: Path) -> dict:
     init_default_scope('selfemb')
     backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None, frozen_stages=-1))
     torch.manual_seed(0)
-    state = {k: (v + torch.rand_like(v) if v.is_floating_point() else v)
+    state = {k: (v + 0.01 * torch.rand_like(v) if v.is_floating_point() else v)
              for k, v in backbone.state_dict().items()}
     full = {f'backbone.{k}': v for k, v in state.items()}
     full['neck.fc.weight'] = torch.zeros(2, 2)

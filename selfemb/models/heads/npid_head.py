@@ -16,8 +16,9 @@ class NPIDHead(BaseModule):
         loss_type: ``'softmax'``: the full softmax over all N entries (AND's
             convention, τ = 0.1); ``'nce'``: NCE with ``num_negatives`` uniformly
             sampled noise entries (NPID's ImageNet setting: 4096, τ = 0.07), with the
-            normalisation constant Z estimated once on the first batch and kept in a
-            buffer (so resume keeps it).
+            normalisation constant Z estimated once on the first batch and kept in
+            buffers (``log_z`` and ``log_z_ready``, finite, so resume keeps them and the
+            non-finite guard can check every buffer).
         temperature: τ.
         num_negatives: K for NCE.
     """
@@ -30,7 +31,8 @@ class NPIDHead(BaseModule):
         self.loss_type = loss_type
         self.temperature = temperature
         self.num_negatives = num_negatives
-        self.register_buffer('log_z', torch.tensor(float('nan')))
+        self.register_buffer('log_z', torch.tensor(0.0))
+        self.register_buffer('log_z_ready', torch.tensor(False))
 
     def loss(self, features: torch.Tensor, bank: torch.Tensor,
              indices: torch.Tensor) -> torch.Tensor:
@@ -40,7 +42,8 @@ class NPIDHead(BaseModule):
             return memory_softmax_loss(features, bank, indices, self.temperature)
         noise = torch.randint(0, bank.size(0), (features.size(0), self.num_negatives),
                               device=features.device)
-        if torch.isnan(self.log_z):
+        if not self.log_z_ready:
             log_z = estimate_log_z(features.detach(), bank, noise, self.temperature)
             self.log_z.copy_(all_reduce_mean(log_z))
+            self.log_z_ready.fill_(True)
         return memory_nce_loss(features, bank, indices, noise, self.log_z, self.temperature)

@@ -13,6 +13,7 @@ class KeyQueue(nn.Module):
     every rank) and ``ptr`` (next row to overwrite) are registered buffers, so
     checkpoints carry the queue. :meth:`push` all-gathers the batch's keys (rank order)
     and every rank writes the same rows: replicas never diverge and are never broadcast.
+    A row whose new key is NaN / Inf keeps its old key.
     """
 
     def __init__(self, length: int, feat_dim: int, seed: int = 0) -> None:
@@ -32,5 +33,6 @@ class KeyQueue(nn.Module):
         keys = keys[-length:]  # as if written one by one: the batch's last keys survive
         start = int(self.ptr) + total - keys.size(0)
         rows = (start + torch.arange(keys.size(0), device=self.keys.device)) % length
-        self.keys[rows] = keys
+        finite = torch.isfinite(keys).all(1, keepdim=True)  # NaN / Inf keys: keep the old row
+        self.keys[rows] = torch.where(finite, keys, self.keys[rows])
         self.ptr.fill_((int(self.ptr) + total) % length)

@@ -31,7 +31,8 @@ class SimpleMemory(BaseMemory):
     In a distributed run the indices and features of every rank are all-gathered and
     each rank applies the same update to its replica, so banks stay identical without
     ever broadcasting the bank. An index that appears twice (sampler padding) is
-    updated once, from its first occurrence.
+    updated once, from its first occurrence. A NaN / Inf feature never enters the bank:
+    its row keeps the old entry (what ``NonFiniteGuardHook(action='skip')`` relies on).
 
     :meth:`update` only queues the batch: the loss of this step still needs the bank as
     it was (autograd saved it), so the queued rows are written by :meth:`flush` before
@@ -73,13 +74,15 @@ class SimpleMemory(BaseMemory):
 
     @torch.no_grad()
     def flush(self) -> None:
-        """Write the queued update: ``m_i <- normalise(mu m_i + (1 - mu) v_i)``."""
+        """Write the queued update: ``m_i <- normalise(mu m_i + (1 - mu) v_i)``; a row whose
+        result is NaN / Inf keeps its old value (device-side, no host synchronisation)."""
         if self._pending is None:
             return
         indices, features = self._pending
         self._pending = None
-        blended = self.momentum * self.bank[indices] + (1 - self.momentum) * features
-        self.bank[indices] = F.normalize(blended, dim=1)
+        old = self.bank[indices]
+        new = F.normalize(self.momentum * old + (1 - self.momentum) * features, dim=1)
+        self.bank[indices] = torch.where(torch.isfinite(new).all(1, keepdim=True), new, old)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
         self.flush()

@@ -25,15 +25,15 @@ def test_npid_head_softmax_and_nce():
     soft = NPIDHead('softmax', temperature=0.1)
     assert torch.allclose(soft.loss(v, bank, idx), memory_softmax_loss(v, bank, idx, 0.1))
     nce = NPIDHead('nce', temperature=0.07, num_negatives=16)
-    assert torch.isnan(nce.log_z)
+    assert not nce.log_z_ready
     loss = nce.loss(v, bank, idx)
-    assert torch.isfinite(loss) and not torch.isnan(nce.log_z)
+    assert torch.isfinite(loss) and nce.log_z_ready and torch.isfinite(nce.log_z)
     first_z = nce.log_z.clone()
     nce.loss(v, bank, idx)
     assert torch.equal(nce.log_z, first_z)  # Z is estimated once, then fixed
     # Z in a sensible range: N * mean(exp(cos/τ)) with |cos| <= 1
     assert math.log(64) - 1 / 0.07 <= float(first_z) <= math.log(64) + 1 / 0.07
-    assert 'log_z' in nce.state_dict()
+    assert {'log_z', 'log_z_ready'} <= set(nce.state_dict())
 
 
 def test_npid_head_rejects_unknown_loss():
