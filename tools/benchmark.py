@@ -34,6 +34,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from selfemb.apis import build_model_from_cfg  # noqa: E402
+from selfemb.engine.config_check import check_cfg_options  # noqa: E402
 from selfemb.engine.hooks.neighbourhood_discovery_hook import PRECISIONS  # noqa: E402
 from selfemb.models.utils import (nearest_neighbours, num_anchors,  # noqa: E402
                                   select_anchors, softmax_entropy)
@@ -201,6 +202,7 @@ def main() -> None:
         raise SystemExit('give a CONFIG (throughput) or --discovery N')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     if args.channels_last:

@@ -29,12 +29,14 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_world_size, is_main_process
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from selfemb.apis import build_model_from_cfg, dataset_labels, extract_features  # noqa: E402
 from selfemb.apis.features import LAYERS  # noqa: E402
+from selfemb.engine.checkpoint import trust_checkpoints  # noqa: E402
+from selfemb.engine.config_check import check_cfg_options  # noqa: E402
 from selfemb.engine.dist import init_distributed, shutdown_distributed  # noqa: E402
+from selfemb.engine.model_loading import load_checkpoint_checked  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,24 +57,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    parser.add_argument('--allow-mismatch', action='store_true',
+                        help='extract with a checkpoint of another model (the keys that fit)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load a checkpoint that is not tensors-only in full (runs its '
+                        'pickled code: only for files you trust)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
-
-
-def load_weights(model: torch.nn.Module, checkpoint: str) -> None:
-    """Load ``checkpoint``; every backbone weight must be in it (banks may differ in size)."""
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
-    missing = [f'backbone.{k}' for k in model.backbone.state_dict()
-               if f'backbone.{k}' not in state]
-    if missing:
-        raise KeyError(f'{checkpoint} lacks {len(missing)} backbone weights of this config, '
-                       f'e.g. {missing[:5]} (wrong config for this checkpoint?)')
-    load_state_dict(model, state, strict=False)
 
 
 def split_name(loader_key: str) -> str:
@@ -82,14 +75,19 @@ def split_name(loader_key: str) -> str:
 def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
+    check_cfg_options(cfg, args.cfg_options)
     cfg.merge_from_dict(args.cfg_options)
+    if args.trust_checkpoint:
+        trust_checkpoints()
     init_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
     unknown = [key for key in args.dataloader if key not in cfg]
     if unknown:
         raise KeyError(f'{args.config} has no top-level dataloader {unknown}; its dataloaders: '
                        f"{[k for k in cfg.keys() if k.endswith('dataloader')]}")
     model = build_model_from_cfg(cfg)
-    load_weights(model, args.checkpoint)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    load_checkpoint_checked(model, args.checkpoint, allow_mismatch=args.allow_mismatch)
     if torch.cuda.is_available():
         model = model.cuda()
     meta = dict(config=args.config, checkpoint=args.checkpoint, layers=args.layers,

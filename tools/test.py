@@ -17,12 +17,15 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_rank
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from selfemb.apis import build_model_from_cfg  # noqa: E402  (imports every registration)
+from selfemb.engine.checkpoint import trust_checkpoints  # noqa: E402
+from selfemb.engine.config_check import check_cfg_options  # noqa: E402
 from selfemb.engine.dist import init_distributed, shutdown_distributed  # noqa: E402
 from selfemb.engine.hooks.knn_eval_hook import knn_evaluate, resolve_loader_cfg  # noqa: E402,E501
+from selfemb.engine.model_loading import load_checkpoint_checked  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,6 +39,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--temperature', type=float, help='vote temperature sigma')
     parser.add_argument('--feature', choices=['embedding', 'backbone'],
                         help='embedding (model.embed) or pooled backbone output')
+    parser.add_argument('--allow-mismatch', action='store_true',
+                        help='evaluate a checkpoint of another model (the keys that fit)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load a checkpoint that is not tensors-only in full (runs its '
+                        'pickled code: only for files you trust)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -55,7 +63,10 @@ def find_knn_hook(cfg: Config) -> dict:
 def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
+    check_cfg_options(cfg, args.cfg_options)
     cfg.merge_from_dict(args.cfg_options)
+    if args.trust_checkpoint:
+        trust_checkpoints()
     init_default_scope(cfg.get('default_scope', 'selfemb'))
     init_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
 
@@ -67,7 +78,7 @@ def main() -> None:
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     model = build_model_from_cfg(cfg)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    load_checkpoint_checked(model, args.checkpoint, allow_mismatch=args.allow_mismatch)
     if torch.cuda.is_available():
         model = model.cuda()
 

@@ -11,20 +11,29 @@ import sys
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from torch.distributed.elastic.multiprocessing.errors import record
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from selfemb.engine.checkpoint import trust_checkpoints  # noqa: E402
+from selfemb.engine.config_check import check_cfg_options  # noqa: E402
 from selfemb.engine.dist import init_distributed, shutdown_distributed  # noqa: E402
+from selfemb.engine.runner import build_runner, default_work_dir  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a selfemb model')
     parser.add_argument('config', help='config file')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go '
-                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go (default: '
+                        'work_dirs/<path under configs/>, e.g. work_dirs/isif/r18_fmnist)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from PATH, or from the latest checkpoint in the '
                         'work dir when no PATH is given')
+    parser.add_argument('--allow-mismatch', action='store_true',
+                        help='let --resume / load_from load a checkpoint of another model '
+                        '(the keys that fit; the others are listed)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load checkpoints that are not tensors-only in full (runs their '
+                        'pickled code: only for files you trust)')
     parser.add_argument('--amp', action='store_true',
                         help='bf16 automatic mixed precision')
     parser.add_argument('--channels-last', action='store_true',
@@ -42,9 +51,13 @@ def parse_args() -> argparse.Namespace:
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options:
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    if args.allow_mismatch:
+        cfg.allow_mismatch = True
+    if args.trust_checkpoint:
+        trust_checkpoints()
     if args.amp:
         if not torch.cuda.is_available():
             raise SystemExit('--amp (bf16 autocast through mmengine AmpOptimWrapper) needs a GPU')
@@ -63,11 +76,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+@record  # torchrun's summary shows the failing rank's traceback
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     init_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     del runner  # its DDP model holds the process group (see shutdown_distributed)
     shutdown_distributed()

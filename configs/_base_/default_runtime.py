@@ -2,16 +2,22 @@
 # selfemb's registries import their modules lazily (``locations``), so no
 # custom_imports is needed; a user's own modules go in ``custom_imports``.
 default_scope = 'selfemb'
+# selfemb.engine.SelfembRunner: checkpoints load only into the model that made them,
+# relative last_checkpoint, no silent empty or finished runs (docs/reliability.md)
+runner_type = 'SelfembRunner'
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3, save_last=True),
+    # saves before it deletes, relative last_checkpoint, tensors-only files (weights_only)
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     memory_init=dict(type='MemoryInitHook'),  # sizes banks from len(train dataset)
     random_state=dict(type='RandomStateHook'),  # exact --resume
+    # stop at the first NaN / Inf loss; a non-finite state is never saved
+    nonfinite_guard=dict(type='NonFiniteGuardHook'),
 )
 
 env_cfg = dict(

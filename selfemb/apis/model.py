@@ -5,7 +5,6 @@ from typing import Optional, Union
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from torch import nn
 
 
@@ -25,9 +24,11 @@ def build_model_from_cfg(cfg: Config) -> nn.Module:
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
                device: Union[str, torch.device] = 'cpu') -> nn.Module:
-    """A model from a config file (or Config), with weights from ``checkpoint``, in eval mode."""
+    """A model from a config file (or Config), with weights from ``checkpoint`` (which must
+    fit it, see :func:`selfemb.engine.model_loading.check_checkpoint`), in eval mode."""
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     model = build_model_from_cfg(cfg)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        from selfemb.engine.model_loading import load_checkpoint_checked
+        load_checkpoint_checked(model, checkpoint)
     return model.to(device).eval()

@@ -1,5 +1,7 @@
-"""Training-loop pieces: hooks, parameter schedulers and checkpoint I/O (imported for
-their registrations)."""
-from . import checkpoint  # noqa: F401  (atomic writes, trusted local loading)
+"""Training-loop pieces: the runner, hooks, parameter schedulers and checkpoint I/O
+(imported for their registrations)."""
+from . import checkpoint  # noqa: F401  (atomic writes, safe local loading)
 from .hooks import *  # noqa: F401,F403
+from .optim_wrappers import NonFiniteSkipOptimWrapper  # noqa: F401
+from .runner import SelfembRunner  # noqa: F401
 from .schedulers import *  # noqa: F401,F403

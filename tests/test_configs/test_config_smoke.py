@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config
-from mmengine.runner import Runner
+
+from selfemb.engine.runner import build_runner
 
 from .tiny_data import WRITERS
 
@@ -76,7 +77,7 @@ def test_config_trains_on_tiny_data(config, data_roots, tmp_path):
         if config.startswith(prefix):
             cfg.merge_from_dict(options)
     cfg.work_dir = str(tmp_path)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     if any(hook.type == 'KNNEvalHook' for hook in cfg.custom_hooks):
         knn = runner.message_hub.get_info('knn')

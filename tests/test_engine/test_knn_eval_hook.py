@@ -24,6 +24,7 @@ from mmengine.structures import BaseDataElement
 from torch.utils.data import Dataset
 
 from selfemb.engine.hooks.knn_eval_hook import KNNEvalHook
+from selfemb.engine.runner import SelfembRunner
 from selfemb.evaluation.knn import weighted_knn
 from selfemb.registry import DATASETS, MODELS
 from tests._dist_utils import free_port
@@ -95,7 +96,7 @@ def expected_knn(model: KNNToyModel, k: int, temperature: float) -> dict:
 
 
 def make_runner(work_dir, max_epochs: int = 3, resume: bool = False, **hook_args) -> Runner:
-    return Runner(
+    return SelfembRunner(
         model=KNNToyModel(), work_dir=str(work_dir), default_scope='selfemb',
         # unique: a runner built in the same second would otherwise share the visualizer
         experiment_name=f'knn_{Path(work_dir).name}',
@@ -103,7 +104,7 @@ def make_runner(work_dir, max_epochs: int = 3, resume: bool = False, **hook_args
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs), randomness=dict(seed=0),
         resume=resume,
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+        default_hooks=dict(checkpoint=dict(type='SafeCheckpointHook', interval=1)),
         custom_hooks=[dict(type='KNNEvalHook', train_dataloader=loader_cfg(60, 0),
                            val_dataloader=loader_cfg(48, 1), **hook_args)],
         visualizer=dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]))
@@ -114,7 +115,8 @@ def test_hook_in_runner(tmp_path):
     runner.train()
     hook = next(h for h in runner.hooks if isinstance(h, KNNEvalHook))
     names = [type(h).__name__ for h in runner.hooks]
-    assert names.index('KNNEvalHook') < names.index('CheckpointHook')
+    # the epoch's checkpoint is written before the monitor runs
+    assert names.index('SafeCheckpointHook') < names.index('KNNEvalHook')
     # the hook evaluated the trained model, not the zero-initialised one
     assert hook.result == expected_knn(runner.model, k=5, temperature=0.07)
     assert hook.result != expected_knn(KNNToyModel(), k=5, temperature=0.07)

@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from selfemb.apis import build_model_from_cfg, extract_features, load_features
+from selfemb.engine.model_loading import CheckpointMismatchError
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = 'configs/isif/r18_fmnist.py'
@@ -70,7 +71,7 @@ def test_tool_writes_the_arrays(tiny_fmnist, tmp_path, monkeypatch):
 
 def test_tool_refuses_a_wrong_checkpoint_or_loader(tiny_fmnist, tmp_path, monkeypatch):
     torch.save(dict(state_dict={'backbone.conv1.weight': torch.zeros(1)}), tmp_path / 'x.pth')
-    with pytest.raises(KeyError, match='lacks .* backbone weights'):
+    with pytest.raises(CheckpointMismatchError, match=r'missing key\(s\).*backbone'):
         run_tool(monkeypatch, ROOT / CONFIG, tmp_path / 'x.pth', '--out', tmp_path,
                  '--cfg-options', *options(tiny_fmnist))
     with pytest.raises(KeyError, match=r"no top-level dataloader \['svm_dataloader'\]"):

@@ -22,6 +22,7 @@ from mmengine.registry import init_default_scope
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from selfemb.evaluation import cld_model_selection_score  # noqa: E402
+from selfemb.engine.config_check import check_cfg_options  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,6 +73,7 @@ def main() -> None:
         source = f'{args.features} / {args.features_other}'
     elif args.config and args.checkpoint:
         cfg = Config.fromfile(args.config)
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
         init_default_scope(cfg.get('default_scope', 'selfemb'))
         f, g = two_view_features(cfg, args.checkpoint, args.feature, args.max_samples,

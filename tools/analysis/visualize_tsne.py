@@ -23,6 +23,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path[:0] = [ROOT, osp.join(ROOT, 'tools', 'benchmarks')]
 from _features import extract_from_config, load_npy_pair  # noqa: E402
 
+from selfemb.engine.config_check import check_cfg_options  # noqa: E402
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='t-SNE plot of features')
@@ -81,6 +83,7 @@ def main() -> None:
         title = osp.basename(args.features)
     elif args.config and args.checkpoint:
         cfg = Config.fromfile(args.config)
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
         init_default_scope(cfg.get('default_scope', 'selfemb'))
         feats, labels = extract_from_config(cfg, args.checkpoint, args.loader, args.feature)

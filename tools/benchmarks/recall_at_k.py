@@ -20,6 +20,7 @@ sys.path[:0] = [osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
 from _features import extract_from_config, load_npy_pair  # noqa: E402
 
 from selfemb.evaluation import nmi_kmeans, recall_at_k  # noqa: E402
+from selfemb.engine.config_check import check_cfg_options  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,6 +50,7 @@ def main() -> None:
         source = args.features
     elif args.config and args.checkpoint:
         cfg = Config.fromfile(args.config)
+        check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
         init_default_scope(cfg.get('default_scope', 'selfemb'))
         recall_cfg = cfg.get('recall_cfg', {})

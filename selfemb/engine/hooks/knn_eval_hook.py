@@ -1,12 +1,13 @@
 """Weighted-kNN evaluation of a model (Wu et al. 2018): :func:`knn_evaluate` (model and
 loaders to metrics, shared with tools/test.py) and the training monitor ``KNNEvalHook``."""
 import logging
+import os.path as osp
 from typing import Dict, Optional, Union
 
 import numpy as np
 import torch
 from mmengine import dist
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from torch.utils.data import DataLoader
 
@@ -78,6 +79,17 @@ def resolve_loader_cfg(loader: Union[dict, str, DataLoader], cfg) -> Union[dict,
     return cfg[loader]
 
 
+def save_epoch_if_unsaved(runner) -> None:
+    """Save the finished epoch through the run's checkpoint hook unless it already has."""
+    for hook in runner.hooks:
+        if isinstance(hook, CheckpointHook) and hook.by_epoch:
+            name = hook.filename_tmpl.format(runner.epoch + 1)
+            if osp.basename(str(runner.message_hub.get_info('last_ckpt') or '')) != name:
+                runner.logger.error(f'the kNN monitor failed: saving {name} first')
+                hook._save_checkpoint(runner)
+            return
+
+
 @HOOKS.register_module()
 class KNNEvalHook(Hook):
     """Weighted kNN accuracy of the current model after every ``interval`` train epochs
@@ -91,8 +103,10 @@ class KNNEvalHook(Hook):
     broadcasts the result, so every rank ends with the same numbers. They are logged as
     ``knn/top1`` and ``knn/top5`` (text log and visualizer backends, step = number of
     finished epochs), kept in ``self.result`` and in ``runner.message_hub.get_info('knn')``.
-    Priority ``LOW`` runs it after the ``NORMAL`` hooks (clustering, pseudo labels) and
-    before the checkpoint hook (``VERY_LOW``).
+    Priority 95 runs it after the checkpoint hook (``VERY_LOW`` = 90), so the epoch's
+    checkpoint is on disk before the monitor runs; if the evaluation fails at an epoch
+    the checkpoint hook did not save, that epoch is saved before the error is raised, so
+    a monitor failure (a corrupt test image, ...) never loses training.
 
     Args:
         train_dataloader: dataloader config (or DataLoader) of the kNN reference set, or
@@ -108,7 +122,7 @@ class KNNEvalHook(Hook):
             epoch, logged as epoch 0 (the untrained reference; skipped when a run is
             resumed past its start).
     """
-    priority = 'LOW'
+    priority = 95  # after CheckpointHook (VERY_LOW = 90): the epoch is saved first
 
     def __init__(self, train_dataloader: Union[dict, str, DataLoader],
                  val_dataloader: Union[dict, str, DataLoader], interval: int = 1, k: int = 200,
@@ -141,7 +155,12 @@ class KNNEvalHook(Hook):
 
     def after_train_epoch(self, runner) -> None:
         if self.every_n_epochs(runner, self.interval) or self.is_last_train_epoch(runner):
-            self.evaluate(runner)
+            try:
+                self.evaluate(runner)
+            except BaseException:
+                save_epoch_if_unsaved(runner)
+                raise
+
 
     def evaluate(self, runner, epoch: Optional[int] = None) -> Dict[str, float]:
         """Run the kNN evaluation now, log and store the result as ``epoch`` (default:

@@ -33,12 +33,12 @@ class RandomStateHook(Hook):
     mmengine re-seeds but does not restore generator states, so without this hook the
     augmentations after ``--resume`` differ from those of an uninterrupted run. Only
     rank 0 writes checkpoints, so every rank's state is gathered at the end of each
-    epoch (after the other end-of-epoch hooks such as the kNN monitor, before the
-    checkpoint hook) and written into the checkpoint; they are restored when the
+    epoch (after the end-of-epoch hooks that change the model, before the checkpoint
+    hook; the kNN monitor runs after the checkpoint and forks the generators) and written into the checkpoint; they are restored when the
     world size matches (otherwise a warning says the run will not be bit-exact).
     """
 
-    priority = 80  # after KNNEvalHook (LOW = 70), before CheckpointHook (VERY_LOW = 90)
+    priority = 80  # before CheckpointHook (VERY_LOW = 90)
 
     def __init__(self) -> None:
         self._states: list = []
