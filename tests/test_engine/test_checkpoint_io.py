@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 import selfemb.engine.hooks.safe_checkpoint_hook  # noqa: F401  (registers the hook)
 from selfemb.engine import checkpoint as ckpt
+from selfemb.engine import checkpoint_codec as codec
 from selfemb.engine.checkpoint import (CheckpointFormatError, UntrustedCheckpointError,
                                        decode_checkpoint, encode_checkpoint,
                                        load_local_checkpoint, remove_stale_temp_files,
@@ -168,11 +169,11 @@ def test_encode_names_what_it_cannot_store():
     with pytest.raises(TypeError, match=r"\['a'\]: numpy dtype object"):
         encode_checkpoint(dict(a=np.array([None, 1], dtype=object)))
     with pytest.raises(TypeError, match='reserved'):
-        encode_checkpoint(dict(a={ckpt.MARK: 'ndarray'}))
+        encode_checkpoint(dict(a={codec.MARK: 'ndarray'}))
     source = dict(a=np.zeros(2), b=[np.int64(3)])
     encoded = encode_checkpoint(source)  # the input is not modified
     assert type(source['a']) is np.ndarray and type(source['b'][0]) is np.int64
-    assert encoded['a'][ckpt.MARK] == 'ndarray' and encoded['b'][0][ckpt.MARK] == 'numpy_scalar'
+    assert encoded['a'][codec.MARK] == 'ndarray' and encoded['b'][0][codec.MARK] == 'numpy_scalar'
 
 
 class Evil:
