@@ -36,8 +36,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from selfemb.apis import build_model_from_cfg  # noqa: E402
 from selfemb.engine.config_check import check_cfg_options  # noqa: E402
 from selfemb.engine.hooks.neighbourhood_discovery_hook import PRECISIONS  # noqa: E402
-from selfemb.models.utils import (nearest_neighbours, num_anchors,  # noqa: E402
-                                  select_anchors, softmax_entropy)
+from selfemb.models.utils import nearest_neighbours, num_anchors, select_anchors, softmax_entropy  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

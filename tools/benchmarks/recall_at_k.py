@@ -19,8 +19,8 @@ sys.path[:0] = [osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
                 osp.dirname(osp.abspath(__file__))]
 from _features import extract_from_config, load_npy_pair  # noqa: E402
 
-from selfemb.evaluation import nmi_kmeans, recall_at_k  # noqa: E402
 from selfemb.engine.config_check import check_cfg_options  # noqa: E402
+from selfemb.evaluation import nmi_kmeans, recall_at_k  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
