@@ -25,10 +25,9 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-import selfemb.engine  # noqa: F401,E402  (weights-only loading of local checkpoints)
-from selfemb.apis.backbone_weights import TARGETS, convert_checkpoint  # noqa: E402
-from selfemb.engine.checkpoint import (  # noqa: E402
+import selfemb.engine  # noqa: F401  (weights-only loading of local checkpoints)
+from selfemb.apis.backbone_weights import TARGETS, convert_checkpoint
+from selfemb.engine.checkpoint import (
     CheckpointFormatError,
     UntrustedCheckpointError,
     atomic_write_bytes,
