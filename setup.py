@@ -23,7 +23,7 @@ INSTALL_REQUIRES = [
 EXTRAS = {
     'transfer': ['mmdet==3.3.0', 'mmsegmentation==1.2.2', 'ftfy', 'regex'],
     'eval': ['scikit-learn', 'matplotlib'],
-    'tests': ['pytest', 'pytest-timeout'],
+    'tests': ['pytest', 'pytest-timeout', 'ruff==0.17.6'],
 }
 
 setup(

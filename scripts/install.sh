@@ -37,7 +37,8 @@ $VPY -c "import mmcv._ext" || { echo "mmcv was installed without its compiled op
 
 log "mmpretrain, mmdet, mmsegmentation, faiss, test tools"
 $PIP install -q "mmpretrain==1.2.0" "mmdet==3.3.0" "mmsegmentation==1.2.2" ftfy regex \
-  "faiss-cpu==1.15.1" scipy scikit-learn matplotlib tensorboard pytest pytest-timeout
+  "faiss-cpu==1.15.1" scipy scikit-learn matplotlib tensorboard pytest pytest-timeout \
+  "ruff==0.17.6"
 
 log "selfemb (editable)"
 $PIP install -q --no-build-isolation --no-deps -e .

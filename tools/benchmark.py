@@ -23,8 +23,6 @@ iteration and ``kmeans_share``, its fraction of the model-only step.
 """
 import argparse
 import json
-import os.path as osp
-import sys
 import time
 
 import torch
@@ -32,12 +30,10 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from selfemb.apis import build_model_from_cfg  # noqa: E402
-from selfemb.engine.config_check import check_cfg_options  # noqa: E402
-from selfemb.engine.hooks.neighbourhood_discovery_hook import PRECISIONS  # noqa: E402
-from selfemb.models.utils import (nearest_neighbours, num_anchors,  # noqa: E402
-                                  select_anchors, softmax_entropy)
+from selfemb.apis import build_model_from_cfg
+from selfemb.engine.config_check import check_cfg_options
+from selfemb.engine.hooks.neighbourhood_discovery_hook import PRECISIONS
+from selfemb.models.utils import nearest_neighbours, num_anchors, select_anchors, softmax_entropy
 
 
 def parse_args() -> argparse.Namespace:

@@ -15,23 +15,19 @@ import argparse
 import datetime
 import json
 import os
-import os.path as osp
 import socket
-import sys
 import time
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from mmengine.registry import init_default_scope
+from sklearn.metrics import normalized_mutual_info_score
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmengine.registry import init_default_scope  # noqa: E402
-from sklearn.metrics import normalized_mutual_info_score  # noqa: E402
-
-from selfemb.datasets.samplers import balanced_indices  # noqa: E402
-from selfemb.engine.hooks.uic_label_hook import next_labels  # noqa: E402
-from selfemb.models.memories import PseudoLabelMemory  # noqa: E402
-from selfemb.registry import MODELS  # noqa: E402
+from selfemb.datasets.samplers import balanced_indices
+from selfemb.engine.hooks.uic_label_hook import next_labels
+from selfemb.models.memories import PseudoLabelMemory
+from selfemb.registry import MODELS
 
 
 def timed(fn, repeat: int = 1) -> float:

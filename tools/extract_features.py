@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import torch
@@ -30,13 +29,12 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import get_world_size, is_main_process
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from selfemb.apis import build_model_from_cfg, dataset_labels, extract_features  # noqa: E402
-from selfemb.apis.features import LAYERS  # noqa: E402
-from selfemb.engine.checkpoint import trust_checkpoints  # noqa: E402
-from selfemb.engine.config_check import check_cfg_options  # noqa: E402
-from selfemb.engine.dist import init_distributed, shutdown_distributed  # noqa: E402
-from selfemb.engine.model_loading import load_checkpoint_checked  # noqa: E402
+from selfemb.apis import build_model_from_cfg, dataset_labels, extract_features
+from selfemb.apis.features import LAYERS
+from selfemb.engine.checkpoint import trust_checkpoints
+from selfemb.engine.config_check import check_cfg_options
+from selfemb.engine.dist import init_distributed, shutdown_distributed
+from selfemb.engine.model_loading import load_checkpoint_checked
 
 
 def parse_args() -> argparse.Namespace:

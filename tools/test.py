@@ -19,13 +19,12 @@ from mmengine.dist import get_rank
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from selfemb.apis import build_model_from_cfg  # noqa: E402  (imports every registration)
-from selfemb.engine.checkpoint import trust_checkpoints  # noqa: E402
-from selfemb.engine.config_check import check_cfg_options  # noqa: E402
-from selfemb.engine.dist import init_distributed, shutdown_distributed  # noqa: E402
-from selfemb.engine.hooks.knn_eval_hook import knn_evaluate, resolve_loader_cfg  # noqa: E402,E501
-from selfemb.engine.model_loading import load_checkpoint_checked  # noqa: E402
+from selfemb.apis import build_model_from_cfg  # imports every registration
+from selfemb.engine.checkpoint import trust_checkpoints
+from selfemb.engine.config_check import check_cfg_options
+from selfemb.engine.dist import init_distributed, shutdown_distributed
+from selfemb.engine.hooks.knn_eval_hook import knn_evaluate, resolve_loader_cfg
+from selfemb.engine.model_loading import load_checkpoint_checked
 
 
 def parse_args() -> argparse.Namespace:

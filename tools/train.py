@@ -6,18 +6,15 @@ Multi-GPU: ``tools/dist_train.sh CONFIG GPUS [args]`` (torchrun); SLURM:
 """
 import argparse
 import os
-import os.path as osp
-import sys
 
 import torch
 from mmengine.config import Config, DictAction
 from torch.distributed.elastic.multiprocessing.errors import record
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from selfemb.engine.checkpoint import trust_checkpoints  # noqa: E402
-from selfemb.engine.config_check import check_cfg_options  # noqa: E402
-from selfemb.engine.dist import init_distributed, shutdown_distributed  # noqa: E402
-from selfemb.engine.runner import build_runner, default_work_dir  # noqa: E402
+from selfemb.engine.checkpoint import trust_checkpoints
+from selfemb.engine.config_check import check_cfg_options
+from selfemb.engine.dist import init_distributed, shutdown_distributed
+from selfemb.engine.runner import build_runner, default_work_dir
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,12 +1,12 @@
 # UIC + strong augmentation (Chen et al., ECCVW 2020, §5), ImageNet-1k: ResNet-50
 # (zero_init_residual=False) with the official MLP head (two layers 2048 -> 2048, each
 # linear + BN + ReLU, Kaiming-normal fan_out) before the classifier to K = 3000 pseudo
-# classes (classifier init N(0, 0.01²), bias 0). Augmentation of the official ResNet-50 code, used both for the
-# labels and for training: random resized crop (0.08-1), flip, colour distortion of
-# strength 1 (jitter 0.8/0.8/0.8/0.2 with p 0.8, grayscale p 0.2) and Gaussian blur
-# sigma U(0.1, 2) (per image with p 0.5 here; the official code flips one coin per GPU
-# batch). Official ResNet-50 schedule (main.sh): SGD bs 1024 (8 GPUs x 128), lr 0.2,
-# momentum 0.9, wd 1e-4, cosine decay to 0 over 500 epochs.
+# classes (classifier init N(0, 0.01²), bias 0). Augmentation of the official ResNet-50
+# code, used both for the labels and for training: random resized crop (0.08-1), flip,
+# colour distortion of strength 1 (jitter 0.8/0.8/0.8/0.2 with p 0.8, grayscale p 0.2)
+# and Gaussian blur sigma U(0.1, 2) (per image with p 0.5 here; the official code flips
+# one coin per GPU batch). Official ResNet-50 schedule (main.sh): SGD bs 1024 (8 GPUs x
+# 128), lr 0.2, momentum 0.9, wd 1e-4, cosine decay to 0 over 500 epochs.
 #   tools/dist_train.sh configs/uic/r50_in1k.py 8
 _base_ = [
     '../_base_/datasets/imagenet.py',

@@ -16,6 +16,10 @@ pooled, the fixed pooling of the VOC07 SVM benchmark (OpenSelfSup / mmselfsup
 ``MultiPooling``, res5: K = 6 on the 7 x 7 map of a 224 px image -> 2048 x 2 x 2 = 8192
 values). Vectors are kept as they are. Features come back float32, in dataset order
 (sampler padding dropped).
+
+For the evaluation tools (recall@K, t-SNE): ``load_npy_pair`` reads a features .npy (and
+optionally a labels .npy) given by path, ``extract_from_config`` computes the features and
+labels of one of a config's dataloaders under a checkpoint.
 """
 import logging
 import os
@@ -27,12 +31,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine import dist
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from torch import nn
 
-from selfemb.evaluation.knn import _gather_rows, _sample_indices
+from selfemb.evaluation.knn import _gather_rows, _sample_indices, extract_embeddings
+
+from .model import init_model
 
 STAGES = {'res2': 'layer1', 'res3': 'layer2', 'res4': 'layer3', 'res5': 'layer4'}
 VECTORS = ('backbone', 'embedding')
@@ -195,3 +202,38 @@ def load_features(out_dir: str, split: str, layer: str) -> Tuple[np.ndarray, Opt
     if labels is not None and len(labels) != len(feats):
         raise ValueError(f'{label_path} has {len(labels)} labels for {len(feats)} rows of {path}')
     return feats, labels
+
+
+def load_npy_pair(features: str, labels: Optional[str]) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """``<split>_<layer>.npy`` float32 (N, C) features and, optionally, (N,) labels."""
+    for path in (features, labels):
+        if path is not None and not osp.isfile(path):
+            raise FileNotFoundError(f'{path} not found')
+    feats = np.load(features)
+    if feats.ndim != 2:
+        raise ValueError(f'{features}: expected (N, C) features, got shape {feats.shape}')
+    if labels is None:
+        return feats.astype(np.float32), None
+    lab = np.load(labels)
+    if lab.shape != (len(feats), ):
+        raise ValueError(f'{labels}: expected ({len(feats)},) labels for {features}, got '
+                         f'{lab.shape}')
+    return feats.astype(np.float32), lab.astype(np.int64)
+
+
+def extract_from_config(cfg: Config, checkpoint: str, loader_key: str,
+                        feature: str = 'embedding') -> Tuple[np.ndarray, np.ndarray]:
+    """Features and labels of the dataloader ``cfg[loader_key]`` under ``checkpoint``
+    (``init_model`` + ``extract_embeddings``; on the GPU when there is one)."""
+    from mmengine.runner import Runner
+    if loader_key not in cfg:
+        raise KeyError(f'{cfg.filename} has no top-level {loader_key!r} dataloader')
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    model = init_model(cfg, checkpoint, device=device)
+    seed = cfg.get('randomness', {}).get('seed')
+    loader = Runner.build_dataloader(cfg[loader_key], seed=seed)
+    feats, idx = extract_embeddings(model, loader, feature=feature, progress=True)
+    labels = np.asarray(loader.dataset.get_gt_labels())[idx.numpy()]
+    return feats.numpy(), labels

@@ -6,6 +6,7 @@ from typing import List, Tuple
 import numpy as np
 
 from selfemb.registry import DATASETS
+
 from .base import InMemoryDataset, first_existing
 
 # what a CIFAR batch may reference: numpy arrays, dtypes and scalars, nothing else

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from selfemb.registry import DATASETS
+
 from .base import InMemoryDataset, missing_file_error
 
 HINT = ('Install it with `apt-get install dataset-fashion-mnist` (files land in '

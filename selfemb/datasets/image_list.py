@@ -7,6 +7,7 @@ from typing import List, Optional, Sequence
 from mmengine.dataset import BaseDataset
 
 from selfemb.registry import DATASETS
+
 from .base import FieldCacheMixin, missing_file_error
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')

@@ -9,6 +9,7 @@ import os.path as osp
 from typing import List, Tuple
 
 from selfemb.registry import DATASETS
+
 from .base import missing_file_error
 from .image_list import ImageList
 

@@ -6,6 +6,7 @@ from typing import List, Tuple
 import numpy as np
 
 from selfemb.registry import DATASETS
+
 from .base import InMemoryDataset, first_existing
 
 HINT = ('Download and extract http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz '

@@ -5,6 +5,7 @@ from typing import Any, List
 import numpy as np
 
 from selfemb.registry import DATASETS
+
 from .base import missing_file_error
 from .checks import IndicesError
 

@@ -5,6 +5,7 @@ from typing import List, Tuple
 import numpy as np
 
 from selfemb.registry import DATASETS
+
 from .base import InMemoryDataset, missing_file_error
 
 HINT = ('Download train_32x32.mat / test_32x32.mat / extra_32x32.mat from '

@@ -5,6 +5,7 @@ from typing import List, Tuple
 import numpy as np
 
 from selfemb.registry import DATASETS
+
 from .base import missing_file_error
 from .image_list import ImageList
 

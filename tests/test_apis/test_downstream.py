@@ -4,8 +4,12 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from selfemb.apis.downstream import (prepare_benchmark_cfg, set_data_root, set_pretrained,
-                                     sync_bn_to_bn)
+from selfemb.apis.downstream import (
+    prepare_benchmark_cfg,
+    set_data_root,
+    set_pretrained,
+    sync_bn_to_bn,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DET_CFG = ROOT / 'configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py'

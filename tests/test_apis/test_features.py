@@ -1,5 +1,5 @@
 """extract_features: stage / backbone / embedding features equal a direct forward, in
-dataset order, also from two gloo processes."""
+dataset order, also from two gloo processes; load_npy_pair reads and checks .npy files."""
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ from mmengine.structures import BaseDataElement
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from selfemb.apis import build_model_from_cfg, dataset_labels, extract_features
+from selfemb.apis import build_model_from_cfg, dataset_labels, extract_features, load_npy_pair
 from tests._dist_utils import run_in_processes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +117,22 @@ def _two_process_job(n: int) -> dict:
     return dict(padded=extract_features(model, loader(ToyImages(n)), ['res3', 'embedding']),
                 uneven=extract_features(model, loader(ToyImages(n), 3, round_up=False),
                                         ['res3', 'embedding'], all_ranks=False))
+
+
+def test_load_npy_pair(tmp_path):
+    np.save(tmp_path / 'f.npy', np.arange(6, dtype=np.float64).reshape(3, 2))
+    np.save(tmp_path / 'l.npy', np.array([0, 1, 1], dtype=np.int32))
+    feats, labels = load_npy_pair(str(tmp_path / 'f.npy'), str(tmp_path / 'l.npy'))
+    assert feats.dtype == np.float32 and feats.shape == (3, 2)
+    assert labels.dtype == np.int64 and labels.tolist() == [0, 1, 1]
+    assert load_npy_pair(str(tmp_path / 'f.npy'), None)[1] is None
+    with pytest.raises(FileNotFoundError, match='missing.npy'):
+        load_npy_pair(str(tmp_path / 'f.npy'), str(tmp_path / 'missing.npy'))
+    np.save(tmp_path / 'short.npy', np.zeros(2))
+    with pytest.raises(ValueError, match=r'expected \(3,\) labels'):
+        load_npy_pair(str(tmp_path / 'f.npy'), str(tmp_path / 'short.npy'))
+    with pytest.raises(ValueError, match=r'expected \(N, C\) features'):
+        load_npy_pair(str(tmp_path / 'short.npy'), None)
 
 
 @pytest.mark.slow  # ~40 s on 2 shared cores (two fresh interpreters)

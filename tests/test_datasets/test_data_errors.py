@@ -8,8 +8,14 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
-from selfemb.datasets import (CIFAR10, FashionMNIST, ImageFolder, ImageList, IndicesError,
-                              SampleLoadError)
+from selfemb.datasets import (
+    CIFAR10,
+    FashionMNIST,
+    ImageFolder,
+    ImageList,
+    IndicesError,
+    SampleLoadError,
+)
 from selfemb.registry import DATASETS
 
 from .test_cifar import make_cifar10

@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from selfemb.datasets import (FashionMNIST, LongTailDataset, long_tail_counts,
-                              long_tail_indices)
+from selfemb.datasets import FashionMNIST, LongTailDataset, long_tail_counts, long_tail_indices
 from selfemb.registry import DATASETS
 
 

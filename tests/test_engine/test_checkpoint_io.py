@@ -24,10 +24,15 @@ from torch.utils.data import Dataset
 import selfemb.engine.hooks.safe_checkpoint_hook  # noqa: F401  (registers the hook)
 from selfemb.engine import checkpoint as ckpt
 from selfemb.engine import checkpoint_codec as codec
-from selfemb.engine.checkpoint import (CheckpointFormatError, UntrustedCheckpointError,
-                                       decode_checkpoint, encode_checkpoint,
-                                       load_local_checkpoint, remove_stale_temp_files,
-                                       resolve_last_checkpoint)
+from selfemb.engine.checkpoint import (
+    CheckpointFormatError,
+    UntrustedCheckpointError,
+    decode_checkpoint,
+    encode_checkpoint,
+    load_local_checkpoint,
+    remove_stale_temp_files,
+    resolve_last_checkpoint,
+)
 from selfemb.version import __version__
 
 

@@ -17,8 +17,11 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
-from selfemb.engine.hooks.nonfinite_guard_hook import (NonFiniteGuardHook, NonFiniteLossError,
-                                                       nonfinite_tensors)
+from selfemb.engine.hooks.nonfinite_guard_hook import (
+    NonFiniteGuardHook,
+    NonFiniteLossError,
+    nonfinite_tensors,
+)
 from selfemb.engine.optim_wrappers import NonFiniteSkipOptimWrapper
 from selfemb.models.memories import SimpleMemory
 from tests._dist_utils import run_in_processes

@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
 from selfemb.engine.hooks import ODCInitHook
 from selfemb.engine.hooks.odc_init_hook import faiss_kmeans

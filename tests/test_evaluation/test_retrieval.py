@@ -4,8 +4,13 @@ import math
 import numpy as np
 import pytest
 
-from selfemb.evaluation import (cld_model_selection_score, cross_view_top1, kmeans_labels,
-                                nmi_kmeans, recall_at_k)
+from selfemb.evaluation import (
+    cld_model_selection_score,
+    cross_view_top1,
+    kmeans_labels,
+    nmi_kmeans,
+    recall_at_k,
+)
 
 
 def blobs(sizes, dim=8, seed=0):

@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 
 from selfemb.evaluation import low_shot_svm, train_eval_svm, voc_ap
-from selfemb.evaluation.svm import (COSTS, cv_average_precision, low_shot_indices,
-                                    normalize_rows, select_cost)
+from selfemb.evaluation.svm import (
+    COSTS,
+    cv_average_precision,
+    low_shot_indices,
+    normalize_rows,
+    select_cost,
+)
 
 
 def test_voc_ap_hand_case():

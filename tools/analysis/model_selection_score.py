@@ -20,9 +20,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from selfemb.evaluation import cld_model_selection_score  # noqa: E402
-from selfemb.engine.config_check import check_cfg_options  # noqa: E402
+from selfemb.engine.config_check import check_cfg_options
+from selfemb.evaluation import cld_model_selection_score
 
 
 def parse_args() -> argparse.Namespace:

@@ -13,17 +13,13 @@ the PNG as ``<out>.npy``.
 """
 import argparse
 import os.path as osp
-import sys
 
 import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path[:0] = [ROOT, osp.join(ROOT, 'tools', 'benchmarks')]
-from _features import extract_from_config, load_npy_pair  # noqa: E402
-
-from selfemb.engine.config_check import check_cfg_options  # noqa: E402
+from selfemb.apis import extract_from_config, load_npy_pair
+from selfemb.engine.config_check import check_cfg_options
 
 
 def parse_args() -> argparse.Namespace:

@@ -9,18 +9,14 @@ under a checkpoint, or from .npy files; the last stdout line is a JSON object.
 """
 import argparse
 import json
-import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-sys.path[:0] = [osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
-                osp.dirname(osp.abspath(__file__))]
-from _features import extract_from_config, load_npy_pair  # noqa: E402
-
-from selfemb.evaluation import nmi_kmeans, recall_at_k  # noqa: E402
-from selfemb.engine.config_check import check_cfg_options  # noqa: E402
+from selfemb.apis import extract_from_config, load_npy_pair
+from selfemb.engine.config_check import check_cfg_options
+from selfemb.evaluation import nmi_kmeans, recall_at_k
 
 
 def parse_args() -> argparse.Namespace:

@@ -25,11 +25,14 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-import selfemb.engine  # noqa: F401,E402  (weights-only loading of local checkpoints)
-from selfemb.apis.backbone_weights import TARGETS, convert_checkpoint  # noqa: E402
-from selfemb.engine.checkpoint import (  # noqa: E402
-    CheckpointFormatError, UntrustedCheckpointError, atomic_write_bytes, trust_checkpoints)
+import selfemb.engine  # noqa: F401  (weights-only loading of local checkpoints)
+from selfemb.apis.backbone_weights import TARGETS, convert_checkpoint
+from selfemb.engine.checkpoint import (
+    CheckpointFormatError,
+    UntrustedCheckpointError,
+    atomic_write_bytes,
+    trust_checkpoints,
+)
 
 
 def parse_args() -> argparse.Namespace:

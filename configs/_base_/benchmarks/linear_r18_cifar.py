@@ -18,7 +18,8 @@ model = dict(
         # mmpretrain's ResNet zero-initialises residual BNs after init_cfg unless its type
         # is exactly 'Pretrained': keep the loaded weights
         zero_init_residual=False,
-        init_cfg=dict(type='StrictPretrained', checkpoint='work_dirs/isif_r18_cifar10/epoch_200.pth',
+        init_cfg=dict(type='StrictPretrained',
+                      checkpoint='work_dirs/isif_r18_cifar10/epoch_200.pth',
                       prefix='backbone.')),
     neck=dict(type='mmpretrain.GlobalAveragePooling'),
     head=dict(

@@ -7,8 +7,8 @@
 # (inter), tau 0.1, lambda 0.75.
 model = dict(
     type='InterCLR',
-    # PyTorch's default init (like every CIFAR trunk here (the release has no CIFAR recipe)): not mmpretrain's zeroed last BN scales
-    # and Kaiming convolutions
+    # PyTorch's default init (like every CIFAR trunk here (the release has no CIFAR
+    # recipe)): not mmpretrain's zeroed last BN scales and Kaiming convolutions
     backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
                   zero_init_residual=False, init_cfg=None),
     neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=512, out_channels=128,

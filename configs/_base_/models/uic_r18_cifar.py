@@ -5,8 +5,8 @@
 model = dict(
     type='UIC',
     num_classes=100,
-    # PyTorch's default init (like every CIFAR trunk here (no official CIFAR recipe)): not mmpretrain's zeroed last BN scales
-    # and Kaiming convolutions
+    # PyTorch's default init (like every CIFAR trunk here (no official CIFAR recipe)): not
+    # mmpretrain's zeroed last BN scales and Kaiming convolutions
     backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
                   zero_init_residual=False, init_cfg=None),
     head=dict(type='UICHead', in_channels=512),

@@ -7,8 +7,12 @@ from mmengine import dist
 from mmengine.hooks import Hook
 
 from selfemb.models.memories import NeighbourhoodMemory
-from selfemb.models.utils import (entropy_and_neighbours, neighbourhood_consistency, num_anchors,
-                                  select_anchors)
+from selfemb.models.utils import (
+    entropy_and_neighbours,
+    neighbourhood_consistency,
+    num_anchors,
+    select_anchors,
+)
 from selfemb.registry import HOOKS
 
 from .model_parts import model_and_part

@@ -34,8 +34,9 @@ class RandomStateHook(Hook):
     augmentations after ``--resume`` differ from those of an uninterrupted run. Only
     rank 0 writes checkpoints, so every rank's state is gathered at the end of each
     epoch (after the end-of-epoch hooks that change the model, before the checkpoint
-    hook; the kNN monitor runs after the checkpoint and forks the generators) and written into the checkpoint; they are restored when the
-    world size matches (otherwise a warning says the run will not be bit-exact).
+    hook; the kNN monitor runs after the checkpoint and forks the generators) and written
+    into the checkpoint; they are restored when the world size matches (otherwise a warning
+    says the run will not be bit-exact).
     """
 
     priority = 80  # before CheckpointHook (VERY_LOW = 90)

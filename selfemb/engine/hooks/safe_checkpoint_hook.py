@@ -27,8 +27,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from selfemb.engine.checkpoint import (atomic_write_bytes, encode_checkpoint,
-                                       remove_stale_temp_files)
+from selfemb.engine.checkpoint import atomic_write_bytes, encode_checkpoint, remove_stale_temp_files
 from selfemb.registry import HOOKS
 from selfemb.version import __version__
 

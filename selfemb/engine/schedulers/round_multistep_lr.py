@@ -19,8 +19,9 @@ class RoundMultiStepParamScheduler(_ParamScheduler):
     AND's recipe (Huang et al. 2019; Super-AND §4.1): rounds of 200 epochs, lr restarted
     at every round; both official codes compute ``lr · 0.1^((t − 80) // 40)`` for
     ``t ≥ 80``, i.e. 0.03 up to epoch 119, then ×0.1 at 120 and 160:
-    ``milestones=[120, 160]``. Why not one ``MultiStepLR`` per round: mmengine's multiplicative schedulers
-    never return to the base value and chaining them makes the lr depend on the history.
+    ``milestones=[120, 160]``. Why not one ``MultiStepLR`` per round: mmengine's
+    multiplicative schedulers never return to the base value and chaining them makes the lr
+    depend on the history.
     Here the value is recomputed from ``base_values`` (the optimizer's ``initial_lr``)
     and ``last_step`` (both in the checkpoint) at every step, and again when a checkpoint
     is loaded (:meth:`load_state_dict`), so ``--resume`` anywhere — mid-round, at a round

@@ -109,7 +109,8 @@ class SelfSupPreprocessor(BaseDataPreprocessor):
     def _prepare(self, batch: Tensor) -> Tensor:
         """To the device (one copy per batch), RGB order, channels matching ``mean``."""
         if batch.ndim != 4:
-            raise ValueError(f'SelfSupPreprocessor: expected B x C x H x W, got {tuple(batch.shape)}')
+            raise ValueError('SelfSupPreprocessor: expected B x C x H x W, got '
+                             f'{tuple(batch.shape)}')
         batch = self.cast_data(batch)
         if self.to_rgb:
             batch = batch.flip(1)

@@ -1,9 +1,19 @@
-from .distributed import (all_gather_cat, all_reduce_mean, all_reduce_sum, batch_shuffle,
-                          batch_unshuffle)
+from .distributed import (
+    all_gather_cat,
+    all_reduce_mean,
+    all_reduce_sum,
+    batch_shuffle,
+    batch_unshuffle,
+)
 from .kmeans import centroids_from_labels, global_batch_kmeans, spherical_kmeans
-from .neighbourhood import (entropy_and_neighbours, nearest_neighbours,
-                            neighbourhood_consistency, num_anchors, select_anchors,
-                            softmax_entropy)
+from .neighbourhood import (
+    entropy_and_neighbours,
+    nearest_neighbours,
+    neighbourhood_consistency,
+    num_anchors,
+    select_anchors,
+    softmax_entropy,
+)
 from .pseudo_labels import class_statistics, random_labels, split_empty_classes
 from .samples import sample_indices
 from .sobel import SobelFilter, sobel_filter

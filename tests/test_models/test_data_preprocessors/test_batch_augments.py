@@ -9,8 +9,14 @@ import torchvision.transforms.v2 as T
 import torchvision.transforms.v2.functional as TF
 
 from selfemb.models.data_preprocessors.batch_augments import (
-    BatchColorJitter, BatchHorizontalFlip, BatchRandomGrayscale, BatchRandomResizedCrop,
-    adjust_hue, hcv_to_rgb, rgb_to_hcv)
+    BatchColorJitter,
+    BatchHorizontalFlip,
+    BatchRandomGrayscale,
+    BatchRandomResizedCrop,
+    adjust_hue,
+    hcv_to_rgb,
+    rgb_to_hcv,
+)
 
 DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 LUMA = (0.299, 0.587, 0.114)

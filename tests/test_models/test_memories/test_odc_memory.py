@@ -7,7 +7,6 @@ import torch.nn.functional as F
 
 from selfemb.models.memories import KeyQueue, ODCMemory
 from selfemb.models.utils.clustering import nearest_centroid
-
 from tests._dist_utils import run_in_processes
 
 

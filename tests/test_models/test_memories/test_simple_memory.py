@@ -4,7 +4,6 @@ import torch.nn.functional as F
 
 from selfemb.models.memories import SimpleMemory
 from selfemb.models.memories.simple_memory import first_occurrence
-
 from tests._dist_utils import run_in_processes
 
 

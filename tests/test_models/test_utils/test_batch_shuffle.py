@@ -5,7 +5,6 @@ import torch.distributed as dist
 from torch import nn
 
 from selfemb.models.utils import batch_shuffle, batch_unshuffle
-
 from tests._dist_utils import run_in_processes
 
 B, D = 4, 3

@@ -4,8 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfemb.models.utils.label_sampling import (STRATEGIES, pool_size, sample_negatives,
-                                                 sample_positives)
+from selfemb.models.utils.label_sampling import (
+    STRATEGIES,
+    pool_size,
+    sample_negatives,
+    sample_positives,
+)
 
 N, D, B, K = 200, 8, 6, 5
 

@@ -2,9 +2,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfemb.models.utils import (entropy_and_neighbours, nearest_neighbours,
-                                  neighbourhood_consistency, num_anchors, select_anchors,
-                                  softmax_entropy)
+from selfemb.models.utils import (
+    entropy_and_neighbours,
+    nearest_neighbours,
+    neighbourhood_consistency,
+    num_anchors,
+    select_anchors,
+    softmax_entropy,
+)
 from selfemb.models.utils import neighbourhood as nb
 
 

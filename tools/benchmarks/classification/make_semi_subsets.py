@@ -14,14 +14,12 @@ import argparse
 import copy
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
-from selfemb.datasets.subset import class_balanced_subset  # noqa: E402
+from selfemb.datasets.subset import class_balanced_subset
 
 
 def parse_args() -> argparse.Namespace:

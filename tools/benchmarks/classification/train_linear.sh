@@ -21,6 +21,6 @@ if [ "$GPUS" -gt 1 ]; then
   bash "$ROOT/tools/dist_train.sh" "$CONFIG" "$GPUS" --work-dir "$WORK_DIR" "$@" \
     --cfg-options model.backbone.init_cfg.checkpoint="$CKPT" ${CFG_OPTIONS:-}
 else
-  "${PYTHON:-python}" "$ROOT/tools/train.py" "$CONFIG" --work-dir "$WORK_DIR" "$@" \
+  PYTHONPATH="$ROOT:${PYTHONPATH:-}" "${PYTHON:-python}" "$ROOT/tools/train.py" "$CONFIG" --work-dir "$WORK_DIR" "$@" \
     --cfg-options model.backbone.init_cfg.checkpoint="$CKPT" ${CFG_OPTIONS:-}
 fi

@@ -8,11 +8,7 @@ Usually started by tools/benchmarks/mmsegmentation/dist_train.sh, which converts
 checkpoint first. CONFIG:
 configs/benchmarks/mmsegmentation/voc12aug/fcn_r50-d8_20k_voc12aug.py (see docs/transfer.md).
 """
-import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from selfemb.apis.downstream import benchmark_main  # noqa: E402
+from selfemb.apis.downstream import benchmark_main
 
 if __name__ == '__main__':
     benchmark_main('mmsegmentation')

@@ -16,9 +16,8 @@ import json
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
-from selfemb.datasets.voc07 import VOC_CLASSES, read_voc07_targets  # noqa: E402
-from selfemb.evaluation.svm import COSTS, low_shot_svm, train_eval_svm  # noqa: E402
+from selfemb.datasets.voc07 import VOC_CLASSES, read_voc07_targets
+from selfemb.evaluation.svm import COSTS, low_shot_svm, train_eval_svm
 
 
 def parse_args() -> argparse.Namespace:
