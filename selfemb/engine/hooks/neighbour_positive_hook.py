@@ -36,7 +36,8 @@ class NeighbourPositiveHook(Hook):
     The result lives in the model's :class:`NeighbourPositiveMemory` (restored by
     ``--resume``; recomputed only when its ``epoch_idx`` is not the current epoch). Rank 0
     draws the choice with a generator seeded by ``(runner.seed, epoch)`` and broadcasts
-    neighbours and partners, so every rank holds the same ones. Logged: the fraction of
+    neighbours and partners (or its error: :func:`.on_rank0`), so every rank holds the
+    same ones. Logged: the fraction of
     neighbours with the same ground-truth label (analysis only, never used).
 
     Args:
