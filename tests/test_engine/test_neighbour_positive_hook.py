@@ -131,3 +131,32 @@ def test_every_rank_gets_rank0_partners():
     (nn0, p0), (nn1, p1) = run_in_processes(_search_on_rank, 2, 16)
     assert torch.equal(nn0, nn1) and torch.equal(p0, p1)
     assert bool((p0 != torch.arange(16)).any()) and bool((p0 == torch.arange(16)).any())
+
+
+def _search_fails_on_rank0(n: int):
+    import torch.distributed as dist
+    rank = dist.get_rank()
+    # no features at all on rank 0 (extract_features gives them to rank 0 only)
+    hook_module.extract_features = lambda *args, **kwargs: {}
+    memory = NeighbourPositiveMemory()
+    memory.setup(n)
+    runner = SimpleNamespace(
+        model=SimpleNamespace(module=None), epoch=2, seed=0,
+        train_dataloader=SimpleNamespace(dataset=NeighbourPairDataset(Views(n))),
+        logger=MMLogger.get_instance(f'nph-fail{rank}'),
+        visualizer=SimpleNamespace(add_scalars=lambda *a, **k: None))
+    hook = NeighbourPositiveHook()
+    hook._loader = None
+    try:
+        hook.search(runner, memory)
+    except Exception as err:
+        return type(err).__name__, str(err)
+    return None
+
+
+@pytest.mark.dist
+def test_an_error_on_rank0_reaches_every_rank():
+    """Rank 0 failing while it draws the partners: both ranks raise its error (before,
+    rank 1 waited for the partners' broadcast until the group's timeout)."""
+    first, second = run_in_processes(_search_fails_on_rank0, 2, 16, timeout=60.0)
+    assert first is not None and first == second

@@ -6,13 +6,14 @@ from typing import Dict, Optional, Union
 
 import numpy as np
 import torch
-from mmengine import dist
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from torch.utils.data import DataLoader
 
 from selfemb.evaluation.knn import extract_embeddings, weighted_knn
 from selfemb.registry import HOOKS
+
+from .rank0 import frozen_rng, on_rank0
 
 
 def _labels_of(dataset, sample_idx: torch.Tensor, split: str) -> torch.Tensor:
@@ -52,21 +53,17 @@ def knn_evaluate(model: torch.nn.Module, train_loader, val_loader, k: int = 200,
     check_knn_loaders(train_loader, val_loader, k)
     train_feats, train_idx = extract_embeddings(model, train_loader, feature, progress)
     val_feats, val_idx = extract_embeddings(model, val_loader, feature, progress)
-    payload = [None]
-    if dist.is_main_process():
-        try:
-            device = 'cuda' if torch.cuda.is_available() else 'cpu'
-            payload[0] = weighted_knn(
-                train_feats.to(device), _labels_of(train_loader.dataset, train_idx, 'train'),
-                val_feats.to(device), _labels_of(val_loader.dataset, val_idx, 'val'),
-                k=k, temperature=temperature, num_classes=num_classes)
-        except Exception as err:  # re-raised on every rank, so no rank waits forever
-            payload[0] = err
-    if dist.get_world_size() > 1:
-        dist.broadcast_object_list(payload)
-    if isinstance(payload[0], Exception):
-        raise payload[0]
-    return payload[0]
+    return on_rank0(_rank0_knn, train_feats, train_idx, val_feats, val_idx, train_loader,
+                    val_loader, k, temperature, num_classes)
+
+
+def _rank0_knn(train_feats, train_idx, val_feats, val_idx, train_loader, val_loader, k,
+               temperature, num_classes) -> Dict[str, float]:
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    return weighted_knn(
+        train_feats.to(device), _labels_of(train_loader.dataset, train_idx, 'train'),
+        val_feats.to(device), _labels_of(val_loader.dataset, val_idx, 'val'),
+        k=k, temperature=temperature, num_classes=num_classes)
 
 
 def resolve_loader_cfg(loader: Union[dict, str, DataLoader], cfg) -> Union[dict, DataLoader]:
@@ -168,8 +165,7 @@ class KNNEvalHook(Hook):
         self._build_loaders(runner)
         # evaluation must not move the training's random streams (exact --resume
         # whatever the interval): fork every generator it could touch
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):
+        with frozen_rng():
             result = knn_evaluate(runner.model, *self._loaders, k=self.k,
                                   temperature=self.temperature, feature=self.feature,
                                   num_classes=self.num_classes)

@@ -1,20 +1,18 @@
 """Size every memory of the model from the training set, before a checkpoint is resumed."""
 from typing import Optional
 
-from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from selfemb.registry import HOOKS
 
+from .rank0 import on_rank0
+
 
 def shared_seed(seed: Optional[int]) -> Optional[int]:
-    """Rank 0's ``seed`` on every rank (one broadcast; unchanged without a process group)."""
-    if dist.get_world_size() == 1:
-        return seed
-    box = [seed]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
+    """Rank 0's ``seed`` on every rank (one broadcast, :func:`.on_rank0`; unchanged
+    without a process group)."""
+    return on_rank0(lambda: seed)
 
 
 @HOOKS.register_module()

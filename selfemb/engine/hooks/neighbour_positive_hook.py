@@ -17,6 +17,7 @@ from selfemb.registry import HOOKS
 
 from .knn_eval_hook import resolve_loader_cfg
 from .model_parts import model_and_part
+from .rank0 import frozen_rng, on_rank0
 
 
 @HOOKS.register_module()
@@ -35,7 +36,8 @@ class NeighbourPositiveHook(Hook):
     The result lives in the model's :class:`NeighbourPositiveMemory` (restored by
     ``--resume``; recomputed only when its ``epoch_idx`` is not the current epoch). Rank 0
     draws the choice with a generator seeded by ``(runner.seed, epoch)`` and broadcasts
-    neighbours and partners, so every rank holds the same ones. Logged: the fraction of
+    neighbours and partners (or its error: :func:`.on_rank0`), so every rank holds the
+    same ones. Logged: the fraction of
     neighbours with the same ground-truth label (analysis only, never used).
 
     Args:
@@ -84,20 +86,22 @@ class NeighbourPositiveHook(Hook):
         """Find the neighbours with the current model and draw this epoch's partners."""
         start = time.perf_counter()
         device = memory.partners.device
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):  # training's random streams untouched
+        with frozen_rng():  # training's random streams untouched
             feats = extract_features(runner.model, self._loader, [self.feature],
                                      all_ranks=False).get(self.feature)
         n = memory.partners.numel()
         neighbours = torch.empty(n, dtype=torch.long, device=device)
         partners = torch.empty(n, dtype=torch.long, device=device)
-        if dist.get_rank() == 0:
+
+        def draw() -> None:  # rank 0 fills both buffers; its error reaches every rank
             bank = F.normalize(torch.from_numpy(feats).to(device), dim=1)
-            neighbours = nearest_neighbours(bank, 1)[:, 0]
+            neighbours.copy_(nearest_neighbours(bank, 1)[:, 0])
             generator = torch.Generator().manual_seed(int(runner.seed or 0) * 100003 +
                                                       runner.epoch)
             take = torch.rand(n, generator=generator).to(device) < self.prob
-            partners = torch.where(take, neighbours, torch.arange(n, device=device))
+            partners.copy_(torch.where(take, neighbours, torch.arange(n, device=device)))
+
+        on_rank0(draw)
         dist.broadcast(neighbours, src=0)
         dist.broadcast(partners, src=0)
         memory.set_partners(runner.epoch, neighbours, partners)

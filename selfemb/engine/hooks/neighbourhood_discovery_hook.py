@@ -16,6 +16,7 @@ from selfemb.models.utils import (
 from selfemb.registry import HOOKS
 
 from .model_parts import model_and_part
+from .rank0 import on_rank0
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -141,23 +142,16 @@ class NeighbourhoodDiscoveryHook(Hook):
         n = bank.size(0)
         anchor = torch.zeros(n, dtype=torch.uint8, device=bank.device)
         neighbours = torch.empty(n, self.k, dtype=torch.long, device=bank.device)
-        error = None
-        if dist.get_rank() == 0:
-            try:
-                entropy, neighbours = entropy_and_neighbours(
-                    bank, self.k, self.temperature, self.chunk_size, PRECISIONS[self.precision],
-                    self.fused)
-                count = num_anchors(n, round_idx, self.select_rate)
-                anchor = select_anchors(entropy, count).to(torch.uint8)
-            except Exception as err:  # re-raised on every rank, so none waits forever
-                error = err
-        if dist.get_world_size() > 1:
-            failed = torch.tensor([error is not None], dtype=torch.uint8, device=bank.device)
-            dist.broadcast(failed, src=0)
-            if int(failed) and error is None:
-                raise RuntimeError('neighbourhood discovery failed on rank 0 (see its log)')
-        if error is not None:
-            raise error
+
+        def discover() -> None:  # rank 0 fills both buffers; its error reaches every rank
+            entropy, found = entropy_and_neighbours(
+                bank, self.k, self.temperature, self.chunk_size, PRECISIONS[self.precision],
+                self.fused)
+            neighbours.copy_(found)
+            count = num_anchors(n, round_idx, self.select_rate)
+            anchor.copy_(select_anchors(entropy, count).to(torch.uint8))
+
+        on_rank0(discover)
         dist.broadcast(neighbours, src=0)
         dist.broadcast(anchor, src=0)
         return anchor.bool(), neighbours

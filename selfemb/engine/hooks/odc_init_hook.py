@@ -4,7 +4,6 @@ from typing import Optional, Union
 
 import numpy as np
 import torch
-from mmengine import dist
 from mmengine.hooks import Hook
 
 from selfemb.evaluation.knn import extract_embeddings
@@ -13,6 +12,7 @@ from selfemb.registry import HOOKS
 
 from .knn_eval_hook import resolve_loader_cfg
 from .model_parts import model_and_part
+from .rank0 import frozen_rng, on_rank0
 
 
 def faiss_kmeans(features: np.ndarray, k: int, niter: int = 20, seed: int = 0) -> np.ndarray:
@@ -80,27 +80,17 @@ class ODCInitHook(Hook):
         if self.dataloader is not None:
             loader = runner.build_dataloader(resolve_loader_cfg(self.dataloader, runner.cfg),
                                              seed=runner.seed)
-            devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-            with torch.random.fork_rng(devices=devices):  # the training streams stay put
+            with frozen_rng():  # the training streams stay put
                 features, idx = extract_embeddings(model, loader, 'embedding', progress=True)
             n = memory.bank.size(0)
             if idx.numel() != n or not torch.equal(idx, torch.arange(n)):
                 raise ValueError(f'ODCInitHook: the dataloader gave {idx.numel()} distinct '
                                  f'samples, the training set has {n}; use the train split')
         source = features if features is not None else memory.bank.detach().cpu()
-        payload = [None]
-        if dist.get_rank() == 0:
-            try:
-                payload[0] = faiss_kmeans(source.float().numpy(), memory.num_clusters,
-                                          self.niter, self.seed)
-            except Exception as err:  # re-raised on every rank, so none waits forever
-                payload[0] = err
-        if dist.get_world_size() > 1:
-            dist.broadcast_object_list(payload)
-        if isinstance(payload[0], Exception):
-            raise payload[0]
+        labels = on_rank0(faiss_kmeans, source.float().numpy(), memory.num_clusters,
+                          self.niter, self.seed)
         device = memory.bank.device
-        memory.init_clusters(torch.from_numpy(payload[0]).to(device),
+        memory.init_clusters(torch.from_numpy(labels).to(device),
                              None if features is None else features.to(device))
         sizes = memory.cluster_sizes()
         runner.logger.info(f'ODCInitHook: k-means of {memory.bank.size(0)} samples into '
