@@ -4,7 +4,6 @@ DESIGN §7: a NaN loss gets a clear error that names where it happened and loses
 checkpoint; DESIGN §3: no host synchronisation inside a step.
 """
 import math
-import os.path as osp
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
@@ -18,6 +17,7 @@ from torch import nn
 from selfemb.registry import HOOKS
 
 from ...models.memories import BaseMemory
+from ..checkpoint import resolve_last_checkpoint
 from ..optim_wrappers import NonFiniteSkipOptimWrapper
 
 __all__ = ['NonFiniteGuardHook', 'NonFiniteLossError', 'nonfinite_tensors']
@@ -246,10 +246,10 @@ class NonFiniteGuardHook(Hook):
         return where
 
     def _error(self, runner, what: str) -> NonFiniteLossError:
-        last = osp.join(runner.work_dir, 'last_checkpoint')
-        ckpt = open(last).read().strip() if osp.isfile(last) else None
-        if ckpt and '://' not in ckpt:  # SafeCheckpointHook writes it relative to the work dir
-            ckpt = osp.join(runner.work_dir, ckpt)
+        try:
+            ckpt = resolve_last_checkpoint(runner.work_dir)
+        except (OSError, ValueError):  # a broken record must not hide the NaN error
+            ckpt = None
         resume = (f'resume from the last good checkpoint ({ckpt}): tools/train.py CONFIG '
                   f'--work-dir {runner.work_dir} --resume' if ckpt else
                   'start again (no checkpoint was saved yet)')
