@@ -14,8 +14,9 @@ model = dict(
     backbone=dict(type='mmpretrain.ResNet', depth=50, out_indices=(3, )),
     neck=dict(type='TwoBranchNeck', in_channels=2048, out_channels=128, group_channels=128,
               instance_layer='linear', group_layer='linear'),
-    cld_head=dict(type='CLDHead', num_groups=30, temperature=0.2, num_iters=5),
-    queue_len=16384, feat_dim=128, momentum=0.999, temperature=0.2, cld_weight=0.25,
+    instance_head=dict(type='MarginNCEHead', margin=0.0, temperature=0.2),  # InfoNCE
+    group_head=dict(type='CLDHead', num_groups=30, temperature=0.2, num_iters=5),
+    queue_len=16384, feat_dim=128, momentum=0.999, cld_weight=0.25,
     num_views=3, per_view_forward=True,
 )
 data_preprocessor = dict(num_views=3)

@@ -9,6 +9,6 @@ _base_ = [
     '../_base_/datasets/fmnist_device.py',
     '../_base_/schedules/and_rounds_3x10e.py',
 ]
-model = dict(ue_step=4)
+model = dict(head=dict(ue_step=4))
 train_dataloader = dict(drop_last=True)
 default_hooks = dict(checkpoint=dict(interval=5))

@@ -38,6 +38,12 @@ def strip_prefix(state: Dict[str, torch.Tensor], prefix: str = 'module.') -> Dic
     return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
 
 
+def upgrade_keys(model: nn.Module, state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """``state`` with keys renamed since older checkpoints of the model's algorithm."""
+    model = unwrap(model)
+    return model.upgrade_state_dict(state) if isinstance(model, EmbeddingAlgorithm) else state
+
+
 def data_state_prefixes(model: nn.Module) -> List[str]:
     """Prefixes of the dataset-sized memories' buffers (``memory.`` ...)."""
     return [f'{name}.' for name, module in unwrap(model).named_modules()
@@ -83,7 +89,7 @@ def check_checkpoint(model: nn.Module, checkpoint: dict, filename: str,
     model_identity = dict(model_identity or {})
     model_identity.setdefault('algorithm', type(unwrap(model)).__name__)
     saved = (checkpoint.get('meta') or {}).get('selfemb')
-    state = checkpoint.get('state_dict', checkpoint)
+    state = upgrade_keys(model, checkpoint.get('state_dict', checkpoint))
     ignore = data_state_prefixes(model) if ignore_data_state else ()
     report = key_mismatch(model, state, ignore)
     if part_of_checkpoint:
@@ -125,8 +131,8 @@ def load_checkpoint_checked(model: nn.Module, filename: str, allow_mismatch: boo
                      allow_mismatch=allow_mismatch,
                      part_of_checkpoint=not isinstance(unwrap(model), EmbeddingAlgorithm))
     own = unwrap(model).state_dict()
-    state = {k: v for k, v in strip_prefix(checkpoint.get('state_dict', checkpoint)).items()
-             if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    state = upgrade_keys(model, strip_prefix(checkpoint.get('state_dict', checkpoint)))
+    state = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     # what is left out is reported above: memories' dataset-sized state, or (allowed) misfits
     load_state_dict(unwrap(model), state, strict=False)
     return checkpoint

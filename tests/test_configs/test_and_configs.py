@@ -50,10 +50,10 @@ def test_round_lr_equals_the_official_step_policy(config):
 @pytest.mark.parametrize('config', [c for c in ROUND_CFGS if 'super_and' in c])
 def test_ue_weight_equals_the_official_step(config):
     cfg = Config.fromfile(ROOT / config)
-    model, per_round = cfg.model, cfg.default_hooks.neighbourhood_discovery.epochs_per_round
+    head, per_round = cfg.model.head, cfg.default_hooks.neighbourhood_discovery.epochs_per_round
     scale = 200 // per_round
     for t in range(per_round):  # official: val = 0.2 * (epoch // 80), epoch of the round
-        assert ue_weight(t, model.ue_step, model.ue_factor) == \
+        assert ue_weight(t, head.ue_step, head.ue_factor) == \
             pytest.approx(0.2 * (t // (80 // scale)))
 
 

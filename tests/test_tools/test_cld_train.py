@@ -12,7 +12,7 @@ from tests.test_configs.test_config_smoke import shrink
 from tests.test_configs.tiny_data import write_image_list
 from tests.test_tools.test_train_resume import ROOT, state, train
 
-SMALL = ['model.cld_head.num_groups=8']
+SMALL = ['model.group_head.num_groups=8']
 
 
 @pytest.mark.slow
@@ -32,11 +32,11 @@ def test_resume_continues_exactly(config, extra, tmp_path, tiny_fmnist):
     for key in full:
         torch.testing.assert_close(full[key], resumed[key], rtol=0, atol=0, equal_nan=True,
                                    msg=key)
-    if 'queue' in full:  # 2 epochs x 4 steps x 16 keys through a queue of 40
-        assert int(full['queue_ptr']) == (2 * 4 * 16) % 40
+    if 'queue.keys' in full:  # 2 epochs x 4 steps x 16 keys through a queue of 40
+        assert int(full['queue.ptr']) == (2 * 4 * 16) % 40
         assert int(full['momentum_encoder.steps']) == 8
         one = state(tmp_path / 'cut/epoch_1.pth')
-        assert not torch.equal(one['queue'], full['queue'])
+        assert not torch.equal(one['queue.keys'], full['queue.keys'])
 
 
 @pytest.mark.slow
@@ -46,9 +46,9 @@ def test_r50_in100_two_gloo_processes(global_batch, tmp_path):
     assert cfg.model.type == 'CLD' and cfg.model.backbone.depth == 50
     data = write_image_list(tmp_path / 'in100', per_split=32, size=36)
     shrink(cfg, {'ImageList': data})
-    cfg.model.cld_head.global_batch = global_batch
+    cfg.model.group_head.global_batch = global_batch
     # 2 ranks x 4 samples: k = 6 only works when the gathered batch of 8 is clustered
-    cfg.model.cld_head.num_groups = 6 if global_batch else 4
+    cfg.model.group_head.num_groups = 6 if global_batch else 4
     cfg.train_dataloader.batch_size = 4
     config = tmp_path / 'r50_in100_tiny.py'
     cfg.dump(str(config))

@@ -11,9 +11,9 @@ model = dict(
                   zero_init_residual=False, init_cfg=None),
     neck=dict(type='TwoBranchNeck', in_channels=512, out_channels=128, group_channels=128,
               instance_layer='linear', group_layer='linear'),
-    head=dict(type='NPIDHead', loss_type='softmax', temperature=0.1),
-    cld_head=dict(type='CLDHead', num_groups=128, temperature=0.2, num_iters=5,
-                  global_batch=False, detach_centroids=False),
+    instance_head=dict(type='NPIDHead', loss_type='softmax', temperature=0.1),
+    group_head=dict(type='CLDHead', num_groups=128, temperature=0.2, num_iters=5,
+                    global_batch=False, detach_centroids=False),
     memory=dict(type='SimpleMemory', feat_dim=128, momentum=0.5),  # momentum weights OLD
     cld_weight=1.0,
     per_view_forward=True,

@@ -11,8 +11,9 @@ model = dict(
                   zero_init_residual=False, init_cfg=None),
     neck=dict(type='TwoBranchNeck', in_channels=512, out_channels=128, group_channels=128,
               instance_layer='normed_linear', group_layer='normed_linear'),
-    cld_head=dict(type='CLDHead', num_groups=200, temperature=0.2, num_iters=5,
-                  global_batch=False, detach_centroids=False),
-    queue_len=12288, feat_dim=128, momentum=0.999, temperature=0.07, cld_weight=0.8,
+    instance_head=dict(type='MarginNCEHead', margin=0.0, temperature=0.07),  # InfoNCE
+    group_head=dict(type='CLDHead', num_groups=200, temperature=0.2, num_iters=5,
+                    global_batch=False, detach_centroids=False),
+    queue_len=12288, feat_dim=128, momentum=0.999, cld_weight=0.8,
     num_views=3, per_view_forward=True,
 )

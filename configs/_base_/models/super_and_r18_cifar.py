@@ -14,10 +14,7 @@ model = dict(
                   trunk=dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
                              zero_init_residual=False, init_cfg=None)),
     neck=dict(type='LinearNeck', in_channels=1024, out_channels=128),
-    head=dict(type='ANDHead', temperature=0.1),
+    head=dict(type='SuperANDHead', temperature=0.1, aug_temperature=0.1, aug_weight=1.0,
+              ue_step=80, ue_factor=0.2, ue_self_logit=-10.0),
     memory=dict(type='NeighbourhoodMemory', feat_dim=128, momentum=0.5, num_neighbours=1),
-    aug_temperature=0.1,
-    ue_step=80,
-    ue_factor=0.2,
-    ue_self_logit=-10.0,
 )

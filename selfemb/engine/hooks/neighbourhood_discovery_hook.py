@@ -6,6 +6,7 @@ import torch
 from mmengine import dist
 from mmengine.hooks import Hook
 
+from selfemb.models.algorithms.base import EPOCH_IN_ROUND_KEY
 from selfemb.models.memories import NeighbourhoodMemory
 from selfemb.models.utils import (
     entropy_and_neighbours,
@@ -107,14 +108,14 @@ class NeighbourhoodDiscoveryHook(Hook):
     def before_train_epoch(self, runner) -> None:
         round_idx, epoch_in_round = divmod(runner.epoch, self.epochs_per_round)
         runner.message_hub.update_info('and_round', round_idx)
-        runner.message_hub.update_info('and_epoch_in_round', epoch_in_round)
+        runner.message_hub.update_info(EPOCH_IN_ROUND_KEY, epoch_in_round)
         memory = self.memory_of(runner)
         if int(memory.round_idx) < round_idx:
             self.discover(runner, memory, round_idx)
 
     def discover(self, runner, memory: NeighbourhoodMemory, round_idx: int) -> None:
         """Compute and install the anchors and neighbours of ``round_idx`` now."""
-        memory.flush()
+        memory.current_bank()  # every rank writes the last step's update first
         start = time.perf_counter()
         anchor, neighbours = self._compute_on_rank0(memory, round_idx)
         memory.set_neighbourhoods(round_idx, anchor, neighbours)
@@ -138,7 +139,7 @@ class NeighbourhoodDiscoveryHook(Hook):
 
     def _compute_on_rank0(self, memory: NeighbourhoodMemory,
                           round_idx: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        bank = memory.bank
+        bank = memory.bank  # flushed by discover()
         n = bank.size(0)
         anchor = torch.zeros(n, dtype=torch.uint8, device=bank.device)
         neighbours = torch.empty(n, self.k, dtype=torch.long, device=bank.device)

@@ -2,8 +2,9 @@
 and Groups (Wang, Liu, Yu, CVPR 2021), with NPID's memory bank as the instance branch.
 
 A shared backbone feeds two branches (``TwoBranchNeck``): the instance branch ``f_I``
-trained by NPID's non-parametric classifier over the memory bank, and the group branch
-``f_G`` trained by cross-level discrimination (``CLDHead``). Eq. 3, with batch means::
+trained by NPID's non-parametric classifier over the memory bank (``instance_head``, an
+instance-family head given both views), and the group branch ``f_G`` trained by
+cross-level discrimination (``group_head``, ``CLDHead``). Eq. 3, with batch means::
 
     L = ½ [C(f_I(x), v) + C(f_I(x'), v)]
         + λ ½ [CE(f_G(x') Mᵀ / T_G, Γ) + CE(f_G(x) M'ᵀ / T_G, Γ')]
@@ -23,14 +24,12 @@ from torch import nn
 
 from selfemb.registry import MODELS
 
+from ..heads import InstanceHead
 from ..utils import sample_indices
 from .base import EmbeddingAlgorithm
 
-
-def check_views(inputs: List[torch.Tensor], name: str, num_views: int = 2) -> None:
-    if len(inputs) < num_views:
-        raise ValueError(f'{name} needs {num_views} views per image, got {len(inputs)}: set '
-                         f'the pipeline / data preprocessor to num_views={num_views}')
+#: keys of checkpoints written before the heads were named by branch
+RENAMED_HEADS = {'head.': 'instance_head.', 'cld_head.': 'group_head.'}
 
 
 def forward_views(model: EmbeddingAlgorithm, views: Sequence[torch.Tensor],
@@ -50,11 +49,13 @@ def forward_views(model: EmbeddingAlgorithm, views: Sequence[torch.Tensor],
 
 @MODELS.register_module()
 class CLD(EmbeddingAlgorithm):
-    """NPID + CLD (``neck``: TwoBranchNeck, ``head``: NPIDHead, ``cld_head``: CLDHead,
-    ``memory``: SimpleMemory).
+    """NPID + CLD (``neck``: TwoBranchNeck, ``instance_head``: NPIDHead, ``group_head``:
+    CLDHead, ``memory``: SimpleMemory).
 
     Args:
-        cld_head: Config of the group-branch head.
+        instance_head: Config of the instance-branch head (an instance-family head; it
+            gets both views' ``f_I`` and averages its loss over them).
+        group_head: Config of the group-branch head (``loss(group1, group2)``).
         cld_weight: λ, the weight of the cross-level loss (1.0 on CIFAR, 0.25 on
             ImageNet-100 in the paper).
         per_view_forward: One backbone forward per view (per-view BatchNorm batches, the
@@ -62,13 +63,19 @@ class CLD(EmbeddingAlgorithm):
         Others: as :class:`EmbeddingAlgorithm`.
     """
 
-    def __init__(self, backbone: dict, neck: dict, head: dict, cld_head: dict, memory: dict,
-                 cld_weight: float = 1.0, per_view_forward: bool = True,
+    renamed_keys = RENAMED_HEADS
+
+    def __init__(self, backbone: dict, neck: dict, instance_head: dict, group_head: dict,
+                 memory: dict, cld_weight: float = 1.0, per_view_forward: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(backbone=backbone, neck=neck, head=head, memory=memory,
+        super().__init__(backbone=backbone, neck=neck, memory=memory,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.cld_head = MODELS.build(cld_head)
+        self.instance_head = MODELS.build(instance_head)
+        self.group_head = MODELS.build(group_head)
+        if not isinstance(self.instance_head, InstanceHead) or self.instance_head.num_views > 2:
+            raise TypeError(f'CLD instance_head must be an instance-family head reading at '
+                            f'most 2 views, got {type(self.instance_head).__name__}')
         self.cld_weight = cld_weight
         self.per_view_forward = per_view_forward
 
@@ -78,15 +85,21 @@ class CLD(EmbeddingAlgorithm):
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
-        check_views(inputs, 'CLD')
-        indices = sample_indices(data_samples, inputs[0].device)
-        self.memory.flush()  # the previous step's update, now that its backward is done
-        (inst1, group1), (inst2, group2) = forward_views(self, inputs[:2],
-                                                         self.per_view_forward)
-        bank = self.memory.bank
-        loss_instance = 0.5 * (self.head.loss(inst1, bank, indices) +
-                               self.head.loss(inst2, bank, indices))
-        loss_cld = self.cld_head.loss(group1, group2)
+        views = self.views(inputs, 2)
+        indices = sample_indices(data_samples, views[0].device)
+        batch = self.instance_batch(views, indices)  # flushes the previous step's update
+        (inst1, group1), (inst2, group2) = forward_views(self, views, self.per_view_forward)
+        batch.views = [inst1, inst2]
+        losses = {branch_term(k, 'instance'): v for k, v in self.instance_head.loss(batch).items()}
+        losses['loss_cld'] = self.cld_weight * self.group_head.loss(group1, group2)
         mean_view = F.normalize(inst1.detach() + inst2.detach(), dim=1)
         self.memory.update(indices, mean_view)
-        return dict(loss_instance=loss_instance, loss_cld=self.cld_weight * loss_cld)
+        return losses
+
+
+def branch_term(name: str, branch: str) -> str:
+    """A head's term named for its branch: ``loss`` -> ``loss_instance``,
+    ``loss_and`` -> ``loss_instance_and``, a logged value ``w`` -> ``instance_w``."""
+    if name == 'loss' or name.startswith('loss_'):
+        return f'loss_{branch}{name[4:]}'
+    return f'{branch}_{name}'

@@ -7,16 +7,18 @@ Per step, with ``num_views=3`` (the official ``--three-imgs`` CIFAR recipe) and 
     L = ½ [InfoNCE(f_I(x), k(x''), queue; τ_I) + InfoNCE(f_I(x'), k(x''), queue; τ_I)]
         + λ ½ [CE(f_G(x') Mᵀ / T_G, Γ) + CE(f_G(x) M'ᵀ / T_G, Γ')]
 
-both queries against the key of the third view and the same queue (the keys are
-enqueued once, after both terms); the group term uses the online encoder's first two
+where InfoNCE is ``instance_head`` (``MarginNCEHead`` with ``margin=0``), both queries
+against the key of the third view and the same queue (the keys are enqueued once, after
+both terms); the group term uses the online encoder's first two
 views. With ``num_views=2`` (MoCo v1's asymmetric loss) the query is ``f_I(x)`` and the
 key ``k(x')``: ``L = InfoNCE(f_I(x), k(x'), queue; τ_I) + λ L_CLD``.
 
 ``k`` is the instance branch of the momentum encoder, an exponential moving average of
 backbone + neck (``θ_k <- m θ_k + (1 - m) θ_q``, MoCo's ``m`` weights the OLD key
 encoder), updated before the keys are computed. The keys of every rank are all-gathered
-and enqueued, so the ``queue`` (a registered buffer, like its pointer and the
-encoder's step count) is identical on all ranks and restored by ``--resume``. With
+and enqueued (:class:`~selfemb.models.memories.KeyQueue`, registered buffers like the
+encoder's step count), so the queue is identical on all ranks and restored by
+``--resume``. With
 several processes the key batch is shuffled across ranks for the momentum encoder and
 unshuffled after it (MoCo's shuffle BN, as the official ImageNet code); a single
 process has none. The online
@@ -31,22 +33,24 @@ from torch import nn
 
 from selfemb.registry import MODELS
 
-from ..losses import queue_infonce_loss
-from ..utils import all_gather_cat, batch_shuffle, batch_unshuffle
+from ..memories import KeyQueue
+from ..utils import batch_shuffle, batch_unshuffle
 from .base import EmbeddingAlgorithm
-from .cld import check_views, forward_views
+from .cld import RENAMED_HEADS, forward_views
 
 
 @MODELS.register_module()
 class CLDm(EmbeddingAlgorithm):
-    """MoCo + CLD (``neck``: TwoBranchNeck, ``cld_head``: CLDHead; no memory bank).
+    """MoCo + CLD (``neck``: TwoBranchNeck, ``instance_head``: MarginNCEHead with margin 0,
+    ``group_head``: CLDHead; no memory bank).
 
     Args:
-        cld_head: Config of the group-branch head.
-        queue_len: K, negatives kept (must be at least the global batch).
+        instance_head: Config of the instance-branch head, MarginNCE / InfoNCE family
+            (``loss(query, positive, negatives)``; τ_I is its temperature).
+        group_head: Config of the group-branch head.
+        queue_len: K, negatives kept (at least the global batch).
         feat_dim: Instance embedding dimension.
         momentum: MoCo's m, the weight of the old key encoder (0.999).
-        temperature: τ_I of the instance InfoNCE.
         cld_weight: λ.
         num_views: 3: queries from views 1 and 2, keys from view 3, the two InfoNCE
             terms averaged (the official CIFAR recipe); 2: query view 1, key view 2.
@@ -54,8 +58,10 @@ class CLDm(EmbeddingAlgorithm):
             official code) instead of one forward of the concatenated views.
     """
 
-    def __init__(self, backbone: dict, neck: dict, cld_head: dict, queue_len: int = 4096,
-                 feat_dim: int = 128, momentum: float = 0.999, temperature: float = 0.2,
+    renamed_keys = dict(RENAMED_HEADS, queue='queue.keys', queue_ptr='queue.ptr')
+
+    def __init__(self, backbone: dict, neck: dict, instance_head: dict, group_head: dict,
+                 queue_len: int = 4096, feat_dim: int = 128, momentum: float = 0.999,
                  cld_weight: float = 1.0, num_views: int = 2, per_view_forward: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -68,47 +74,31 @@ class CLDm(EmbeddingAlgorithm):
             raise ValueError(f'CLDm num_views must be 2 or 3, got {num_views}')
         self.num_views = num_views
         self.per_view_forward = per_view_forward
-        self.cld_head = MODELS.build(cld_head)
+        self.instance_head = MODELS.build(instance_head)
+        self.group_head = MODELS.build(group_head)
         self.cld_weight = cld_weight
-        self.temperature = temperature
         # mmengine's EMA momentum weights the NEW (online) parameters: 1 - m
         self.momentum_encoder = ExponentialMovingAverage(
             nn.Sequential(self.backbone, self.neck), momentum=1.0 - momentum)
-        gen = torch.Generator().manual_seed(0)  # identical on every rank
-        queue = nn.functional.normalize(torch.randn(queue_len, feat_dim, generator=gen), dim=1)
-        self.register_buffer('queue', queue)
-        self.register_buffer('queue_ptr', torch.zeros((), dtype=torch.long))
+        # random unit keys, the same on every rank; at least one global batch long
+        self.queue = KeyQueue(queue_len, feat_dim, allow_overflow=False)
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """The online encoder's instance embedding ``f_I(x)`` (what kNN evaluates)."""
         return self.neck(self.extract_feat(inputs))[0]
 
-    @torch.no_grad()
-    def enqueue(self, keys: torch.Tensor) -> None:
-        """Write the all-gathered keys over the oldest queue entries (wrapping around)."""
-        keys = all_gather_cat(keys.detach().to(self.queue.dtype))
-        size = self.queue.size(0)
-        if keys.size(0) > size:
-            raise ValueError(f'CLDm queue_len={size} is smaller than the global batch '
-                             f'{keys.size(0)}; raise queue_len')
-        slots = (self.queue_ptr + torch.arange(keys.size(0), device=keys.device)) % size
-        self.queue[slots] = keys
-        self.queue_ptr.copy_((self.queue_ptr + keys.size(0)) % size)
-
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
-        check_views(inputs, 'CLDm', self.num_views)
-        (q1, group1), (q2, group2) = forward_views(self, inputs[:2], self.per_view_forward)
+        views = self.views(inputs, self.num_views)
+        (q1, group1), (q2, group2) = forward_views(self, views[:2], self.per_view_forward)
         with torch.no_grad():
             self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
-            shuffled, perm = batch_shuffle(inputs[self.num_views - 1])  # shuffle BN
+            shuffled, perm = batch_shuffle(views[-1])  # shuffle BN
             keys = batch_unshuffle(self.momentum_encoder(shuffled)[0], perm)
-        # a copy: enqueue() writes in place while autograd still holds the negatives
-        queue = self.queue.clone()
-        loss_instance = queue_infonce_loss(q1, keys, queue, self.temperature)
+        queue = self.queue.current()  # a copy: push() overwrites the queue after the loss
+        loss_instance = self.instance_head.loss(q1, keys, queue)
         if self.num_views == 3:
-            loss_instance = 0.5 * (loss_instance +
-                                   queue_infonce_loss(q2, keys, queue, self.temperature))
-        loss_cld = self.cld_head.loss(group1, group2)
-        self.enqueue(keys)
+            loss_instance = 0.5 * (loss_instance + self.instance_head.loss(q2, keys, queue))
+        loss_cld = self.group_head.loss(group1, group2)
+        self.queue.push(keys)
         return dict(loss_instance=loss_instance, loss_cld=self.cld_weight * loss_cld)

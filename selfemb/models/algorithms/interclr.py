@@ -107,27 +107,24 @@ class InterCLR(EmbeddingAlgorithm):
             raise ValueError(f'InterCLR intra_negatives={self.intra_negatives} exceeds the '
                              f'{num_samples} training samples; lower intra_negatives')
 
-    def intra_loss(self, inputs: List[torch.Tensor], q: torch.Tensor,
+    def intra_loss(self, views: List[torch.Tensor], q: torch.Tensor, bank: torch.Tensor,
                    indices: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The intra-image loss and the MoCo keys (``None`` with the memory source)."""
         if self.intra_source == 'memory':
-            bank = self.memory.bank
             noise = torch.randint(0, bank.size(0), (q.size(0), self.intra_negatives),
                                   device=q.device)
             return self.intra_head.loss(q, bank[indices], bank[noise]), None
-        if len(inputs) < 2:
-            raise ValueError("InterCLR with intra_source='moco' needs two views per image; "
-                             'set num_views=2 in the pipeline / data preprocessor')
         with torch.no_grad():
             self.key_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
-            shuffled, perm = batch_shuffle(inputs[1])  # shuffle BN across ranks
+            shuffled, perm = batch_shuffle(views[1])  # shuffle BN across ranks
             k = batch_unshuffle(self.key_encoder(shuffled), perm)
-        loss = self.intra_head.loss(q, k, self.queue.keys.clone())
+        loss = self.intra_head.loss(q, k, self.queue.current())
         self.queue.push(k)
         return loss, k
 
-    def inter_loss(self, q: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        bank, labels = self.memory.bank, self.memory.labels
+    def inter_loss(self, q: torch.Tensor, bank: torch.Tensor,
+                   indices: torch.Tensor) -> torch.Tensor:
+        labels = self.memory.labels
         with torch.no_grad():
             segments = label_segments(labels)
             positives = sample_positives(labels, indices, segments)
@@ -139,14 +136,15 @@ class InterCLR(EmbeddingAlgorithm):
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
         indices = sample_indices(data_samples, inputs[0].device)
-        self.memory.flush()  # relabel / re-average with the previous step's batch
+        bank = self.memory.current_bank()  # relabel / re-average with the previous batch
         if not bool(self.memory.initialized):
             raise RuntimeError('InterCLR: the ODCMemory has no initial clustering; add '
                                "dict(type='ODCInitHook') to custom_hooks")
-        q = self.embed(inputs[0])
-        loss_intra, k = self.intra_loss(inputs, q, indices)
+        views = self.views(inputs, 2 if self.intra_source == 'moco' else 1)
+        q = self.embed(views[0])
+        loss_intra, k = self.intra_loss(views, q, bank, indices)
         losses = dict(loss_intra=self.intra_weight * loss_intra,
-                      loss_inter=(1 - self.intra_weight) * self.inter_loss(q, indices))
+                      loss_inter=(1 - self.intra_weight) * self.inter_loss(q, bank, indices))
         self.memory.update(indices, k if self.bank_source == 'key' else q.detach())
         losses['label_change'] = self.memory.label_change.to(q.device)  # logged only
         return losses

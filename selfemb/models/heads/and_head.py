@@ -1,21 +1,23 @@
 """Head of AND: the non-parametric classifier with anchor neighbourhoods."""
+from typing import Dict
+
 import torch
-from mmengine.model import BaseModule
 
 from selfemb.registry import MODELS
 
 from ..losses import neighbourhood_loss
-from ..memories import NeighbourhoodMemory
+from .base import InstanceBatch, InstanceHead, mean_over_views
 
 
 @MODELS.register_module()
-class ANDHead(BaseModule):
-    """AND's loss against a :class:`~selfemb.models.memories.NeighbourhoodMemory`
-    (Huang et al., ICML 2019; Super-AND eq. 1 and 10).
+class ANDHead(InstanceHead):
+    """AND's loss against the memory bank (Huang et al., ICML 2019; Super-AND eq. 1, 10).
 
     ``logits = v · Mᵀ / τ`` over all N bank rows (the bank gets no gradient), then
     :func:`~selfemb.models.losses.neighbourhood_loss`: ``-log(p_ii + Σ_{j∈N(i)} p_ij)``
-    for the round's anchors, ``-log p_ii`` for the other samples.
+    for the round's anchors, ``-log p_ii`` for the other samples. Reads ``batch.views``,
+    ``bank``, ``indices``, ``neighbours`` and ``anchor`` (a ``NeighbourhoodMemory``);
+    returns ``dict(loss=...)``, averaged over the views.
 
     Args:
         temperature: τ (0.1 in AND).
@@ -24,7 +26,7 @@ class ANDHead(BaseModule):
     def __init__(self, temperature: float = 0.1, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if temperature <= 0:
-            raise ValueError(f'ANDHead temperature must be > 0, got {temperature}')
+            raise ValueError(f'{type(self).__name__} temperature must be > 0, got {temperature}')
         self.temperature = temperature
 
     def logits(self, features: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
@@ -36,14 +38,12 @@ class ANDHead(BaseModule):
         with torch.autocast(device_type=features.device.type, enabled=False):
             return features.float() @ bank.detach().t().float() / self.temperature
 
-    def loss_from_logits(self, logits: torch.Tensor, memory: NeighbourhoodMemory,
-                         indices: torch.Tensor) -> torch.Tensor:
-        """The neighbourhood loss of precomputed :meth:`logits` (reused by Super-AND)."""
-        neighbours, anchor = memory.neighbourhood(indices)
-        return neighbourhood_loss(logits, indices, neighbours, anchor)
+    def neighbourhood(self, batch: InstanceBatch):
+        """``(bank, indices, neighbours, anchor)`` of the batch, each required."""
+        return tuple(batch.require(name, self)
+                     for name in ('bank', 'indices', 'neighbours', 'anchor'))
 
-    def loss(self, features: torch.Tensor, memory: NeighbourhoodMemory,
-             indices: torch.Tensor) -> torch.Tensor:
-        """Loss of ``B x D`` embeddings whose own bank rows are ``indices``; ``memory``
-        must be flushed (the algorithm does it before the forward)."""
-        return self.loss_from_logits(self.logits(features, memory.bank), memory, indices)
+    def loss(self, batch: InstanceBatch) -> Dict[str, torch.Tensor]:
+        bank, indices, neighbours, anchor = self.neighbourhood(batch)
+        return dict(loss=mean_over_views(batch, lambda v: neighbourhood_loss(
+            self.logits(v, bank), indices, neighbours, anchor)))

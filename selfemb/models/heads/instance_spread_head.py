@@ -1,17 +1,21 @@
 """Head of ISIF (Ye et al., CVPR 2019)."""
+from typing import Dict
+
 import torch
 from mmengine.dist import get_rank, get_world_size
-from mmengine.model import BaseModule
 
 from selfemb.registry import MODELS
 
 from ..losses import instance_spread_anchor_loss, instance_spread_loss
 from ..utils import all_gather_cat
+from .base import InstanceBatch, InstanceHead
 
 
 @MODELS.register_module()
-class InstanceSpreadHead(BaseModule):
+class InstanceSpreadHead(InstanceHead):
     """In-batch instance softmax over two views; see :func:`instance_spread_loss`.
+
+    Reads ``batch.views[0]`` and ``batch.views[1]``; returns ``dict(loss=...)``.
 
     Args:
         temperature: τ (0.1 in the paper).
@@ -26,6 +30,8 @@ class InstanceSpreadHead(BaseModule):
             Single process: identical to ``False``.
     """
 
+    num_views = 2
+
     def __init__(self, temperature: float = 0.1, detach_key: bool = True,
                  gather_keys: bool = False, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -37,7 +43,10 @@ class InstanceSpreadHead(BaseModule):
         self.detach_key = detach_key
         self.gather_keys = gather_keys
 
-    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
+    def loss(self, batch: InstanceBatch) -> Dict[str, torch.Tensor]:
+        return dict(loss=self.spread_loss(batch.views[0], batch.views[1]))
+
+    def spread_loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
         """Loss of the ``B x D`` embeddings of two views of the same ``B`` images."""
         if view1.shape != view2.shape:
             raise ValueError(f'views differ in shape: {tuple(view1.shape)} vs '

@@ -1,16 +1,22 @@
 """Head of NPID: non-parametric instance classification over a memory bank."""
+from typing import Dict
+
 import torch
-from mmengine.model import BaseModule
 
 from selfemb.registry import MODELS
 
 from ..losses import estimate_log_z, memory_nce_loss, memory_softmax_loss
 from ..utils import all_reduce_mean
+from .base import InstanceBatch, InstanceHead, mean_over_views
 
 
 @MODELS.register_module()
-class NPIDHead(BaseModule):
+class NPIDHead(InstanceHead):
     """Instance discrimination against the bank (Wu et al., CVPR 2018).
+
+    Reads ``batch.views``, ``batch.bank`` and ``batch.indices``; returns
+    ``dict(loss=...)``, the loss of each view against the bank averaged over the views
+    (one view in NPID; CLD's instance branch passes both, ``½ [C(f_I(x)) + C(f_I(x'))]``).
 
     Args:
         loss_type: ``'softmax'``: the full softmax over all N entries (AND's
@@ -34,8 +40,12 @@ class NPIDHead(BaseModule):
         self.register_buffer('log_z', torch.tensor(0.0))
         self.register_buffer('log_z_ready', torch.tensor(False))
 
-    def loss(self, features: torch.Tensor, bank: torch.Tensor,
-             indices: torch.Tensor) -> torch.Tensor:
+    def loss(self, batch: InstanceBatch) -> Dict[str, torch.Tensor]:
+        bank, indices = batch.require('bank', self), batch.require('indices', self)
+        return dict(loss=mean_over_views(batch, lambda v: self.bank_loss(v, bank, indices)))
+
+    def bank_loss(self, features: torch.Tensor, bank: torch.Tensor,
+                  indices: torch.Tensor) -> torch.Tensor:
         """Loss of ``B x D`` embeddings whose own bank rows are ``indices``."""
         bank = bank.detach()
         if self.loss_type == 'softmax':

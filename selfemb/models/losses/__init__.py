@@ -5,10 +5,9 @@ from .margin_nce import margin_nce_loss
 from .memory_nce import estimate_log_z, memory_nce_loss, memory_softmax_loss
 from .neighbourhood import neighbourhood_loss
 from .pseudo_label import pseudo_label_loss
-from .queue_nce import queue_infonce_loss
 from .super_and import augmentation_loss, ue_weight, uniform_entropy_loss
 
 __all__ = ['instance_spread_loss', 'instance_spread_anchor_loss', 'memory_softmax_loss',
            'memory_nce_loss', 'estimate_log_z', 'augmentation_loss', 'uniform_entropy_loss',
            'ue_weight', 'neighbourhood_loss', 'margin_nce_loss', 'pseudo_label_loss',
-           'cross_level_loss', 'queue_infonce_loss']
+           'cross_level_loss']

@@ -36,7 +36,8 @@ class SimpleMemory(BaseMemory):
 
     :meth:`update` only queues the batch: the loss of this step still needs the bank as
     it was (autograd saved it), so the queued rows are written by :meth:`flush` before
-    the next read (:attr:`bank` users call it first) and before a checkpoint is saved.
+    the next read and before a checkpoint is saved. :meth:`current_bank` is the one way
+    algorithms and hooks read the bank: it flushes first.
 
     Args:
         feat_dim: Feature dimension D.
@@ -71,6 +72,14 @@ class SimpleMemory(BaseMemory):
         features = all_gather_cat(features.detach().to(self.bank.dtype))
         keep = first_occurrence(indices)
         self._pending = (indices[keep], features[keep])
+
+    def current_bank(self) -> torch.Tensor:
+        """The ``N x D`` bank with every queued update written (flushes first)."""
+        if self.bank.size(0) == 0:
+            raise RuntimeError(f'{type(self).__name__} is not set up: add MemoryInitHook to '
+                               'default_hooks so the bank is sized from the dataset')
+        self.flush()
+        return self.bank
 
     @torch.no_grad()
     def flush(self) -> None:

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
-from selfemb.models.heads import ANDHead
+from selfemb.models.heads import ANDHead, InstanceBatch
 from selfemb.models.losses import neighbourhood_loss
 from selfemb.models.memories import NeighbourhoodMemory
 from selfemb.registry import MODELS
@@ -29,7 +29,9 @@ def test_head_is_the_neighbourhood_loss_of_the_bank_logits():
     logits = v @ memory.bank.t() / 0.2
     torch.testing.assert_close(head.logits(v, memory.bank), logits)
     expected = neighbourhood_loss(logits, idx, memory.neighbours[idx], memory.anchor[idx])
-    torch.testing.assert_close(head.loss(v, memory, idx), expected)
+    batch = InstanceBatch(views=[v], indices=idx, bank=memory.bank,
+                          neighbours=memory.neighbours[idx], anchor=memory.anchor[idx])
+    torch.testing.assert_close(head.loss(batch)['loss'], expected)
     with pytest.raises(ValueError, match='temperature'):
         ANDHead(temperature=0.0)
 
@@ -59,8 +61,8 @@ def test_and_step_flushes_uses_anchors_and_queues_the_update():
     bank = model.memory.bank.clone()
     losses = model.loss([images], samples)
     z = model.embed(images)
-    expected = neighbourhood_loss(model.memory_logits(z), idx, model.memory.neighbours[idx],
-                                  model.memory.anchor[idx])
+    expected = neighbourhood_loss(model.head.logits(z, model.memory.bank), idx,
+                                  model.memory.neighbours[idx], model.memory.anchor[idx])
     torch.testing.assert_close(losses['loss'], expected)
     assert torch.equal(model.memory.bank, bank)  # queued, not yet written
     model.memory.flush()

@@ -13,7 +13,8 @@ from selfemb.registry import MODELS
 BACKBONE = dict(type='mmpretrain.ResNet_CIFAR', depth=18, out_indices=(3, ),
                 stem_channels=8, base_channels=8)  # tiny
 NECK = dict(type='TwoBranchNeck', in_channels=64, out_channels=16, group_channels=8)
-CLD_HEAD = dict(type='CLDHead', num_groups=3, temperature=0.2, num_iters=2)
+GROUP_HEAD = dict(type='CLDHead', num_groups=3, temperature=0.2, num_iters=2)
+INFONCE = dict(type='MarginNCEHead', margin=0.0, temperature=0.2)
 PRE = dict(mean=[0., 0., 0.], std=[1., 1., 1.])
 
 
@@ -30,7 +31,8 @@ def _batch(b=6, num_views=2):
 
 def test_cld_losses_and_bank_update_with_view_mean():
     model = MODELS.build(dict(type='CLD', backbone=BACKBONE, neck=NECK,
-                              head=dict(type='NPIDHead', temperature=0.1), cld_head=CLD_HEAD,
+                              instance_head=dict(type='NPIDHead', temperature=0.1),
+                              group_head=GROUP_HEAD,
                               memory=dict(type='SimpleMemory', feat_dim=16), cld_weight=0.5,
                               data_preprocessor=PRE))
     model.memory.setup(10)
@@ -50,7 +52,8 @@ def test_cld_losses_and_bank_update_with_view_mean():
 
 def test_cld_k_larger_than_batch_is_a_clear_error():
     model = MODELS.build(dict(type='CLD', backbone=BACKBONE, neck=NECK,
-                              head=dict(type='NPIDHead'), cld_head=dict(CLD_HEAD, num_groups=9),
+                              instance_head=dict(type='NPIDHead'),
+                              group_head=dict(GROUP_HEAD, num_groups=9),
                               memory=dict(type='SimpleMemory', feat_dim=16),
                               data_preprocessor=PRE))
     model.memory.setup(10)
@@ -59,28 +62,28 @@ def test_cld_k_larger_than_batch_is_a_clear_error():
 
 
 def test_cldm_queue_and_momentum_encoder():
-    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
-                              queue_len=8, feat_dim=16, momentum=0.9,
+    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, group_head=GROUP_HEAD,
+                              instance_head=INFONCE, queue_len=8, feat_dim=16, momentum=0.9,
                               data_preprocessor=PRE))
     views, samples = _batch()
-    queue0 = model.queue.clone()
+    queue0 = model.queue.keys.clone()
     losses = model.loss(views, samples)
     sum(losses.values()).backward()  # the in-place enqueue did not break autograd
-    assert int(model.queue_ptr) == 6 and torch.equal(model.queue[6:], queue0[6:])
+    assert int(model.queue.ptr) == 6 and torch.equal(model.queue.keys[6:], queue0[6:])
     keys = model.momentum_encoder(views[1])[0]
-    torch.testing.assert_close(model.queue[:6], keys)  # step 1: key encoder = online copy
+    torch.testing.assert_close(model.queue.keys[:6], keys)  # step 1: key encoder = online copy
     with torch.no_grad():
         for p in model.backbone.parameters():
             p.add_(1.0)
     model.loss(views, samples)
-    assert int(model.queue_ptr) == 4  # wrapped around
+    assert int(model.queue.ptr) == 4  # wrapped around
     online = next(model.backbone.parameters())
     key = next(model.momentum_encoder.module[0].parameters())
     torch.testing.assert_close(key, online - 0.9)  # 0.9 * old + 0.1 * (old + 1)
-    assert 'queue' in model.state_dict() and 'momentum_encoder.steps' in model.state_dict()
+    assert 'queue.keys' in model.state_dict() and 'momentum_encoder.steps' in model.state_dict()
     with pytest.raises(ValueError, match='queue_len=4 is smaller than the global batch 6'):
-        MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
-                          queue_len=4, feat_dim=16,
+        MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, group_head=GROUP_HEAD,
+                          instance_head=INFONCE, queue_len=4, feat_dim=16,
                           data_preprocessor=PRE)).loss(views, samples)
 
 
@@ -94,28 +97,29 @@ def _naive_infonce(q, k, queue, t):
 
 
 def test_cldm_three_views_match_naive_reference_and_enqueue_the_key_view():
-    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
-                              queue_len=16, feat_dim=16, momentum=0.9, temperature=0.2,
+    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, group_head=GROUP_HEAD,
+                              instance_head=INFONCE, queue_len=16, feat_dim=16, momentum=0.9,
                               cld_weight=0.5, num_views=3, data_preprocessor=PRE))
     views, samples = _batch(num_views=3)
     ref = copy.deepcopy(model)
-    queue0 = model.queue.clone()
+    queue0 = model.queue.keys.clone()
     losses = model.loss(views, samples)
     with torch.no_grad():  # step 1: the key encoder is a copy of the online encoder
         (q1, g1), (q2, g2), (k3, _) = [ref.neck(ref.extract_feat(v)) for v in views]
         ref_instance = 0.5 * (_naive_infonce(q1, k3, queue0, 0.2) +
                               _naive_infonce(q2, k3, queue0, 0.2))
-        ref_cld = 0.5 * ref.cld_head.loss(g1, g2)
+        ref_cld = 0.5 * ref.group_head.loss(g1, g2)
     assert losses['loss_instance'].item() == pytest.approx(ref_instance, rel=1e-5)
     assert losses['loss_cld'].item() == pytest.approx(ref_cld.item(), rel=1e-5)
-    torch.testing.assert_close(model.queue[:6], k3)  # the third view's keys, once
-    assert int(model.queue_ptr) == 6 and torch.equal(model.queue[6:], queue0[6:])
+    torch.testing.assert_close(model.queue.keys[:6], k3)  # the third view's keys, once
+    assert int(model.queue.ptr) == 6 and torch.equal(model.queue.keys[6:], queue0[6:])
     sum(losses.values()).backward()
     with pytest.raises(ValueError, match='needs 3 views'):
         model.loss(views[:2], samples)
     with pytest.raises(ValueError, match='num_views must be 2 or 3, got 4'):
-        MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
-                          num_views=4, data_preprocessor=PRE))
+        MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, group_head=GROUP_HEAD,
+                          instance_head=INFONCE, num_views=4,
+                          data_preprocessor=PRE))
 
 
 def _bn_stats(model):
@@ -125,10 +129,11 @@ def _bn_stats(model):
 @pytest.mark.parametrize('per_view', [True, False])
 @pytest.mark.parametrize('algorithm', ['CLD', 'CLDm'])
 def test_per_view_forward_gives_per_view_batchnorm_statistics(algorithm, per_view):
-    extra = (dict(head=dict(type='NPIDHead'), memory=dict(type='SimpleMemory', feat_dim=16))
-             if algorithm == 'CLD' else dict(queue_len=16, feat_dim=16))
+    extra = (dict(instance_head=dict(type='NPIDHead'),
+                  memory=dict(type='SimpleMemory', feat_dim=16))
+             if algorithm == 'CLD' else dict(queue_len=16, feat_dim=16, instance_head=INFONCE))
     model = MODELS.build(dict(type=algorithm, backbone=BACKBONE, neck=NECK,
-                              cld_head=CLD_HEAD, per_view_forward=per_view,
+                              group_head=GROUP_HEAD, per_view_forward=per_view,
                               data_preprocessor=PRE, **extra))
     if algorithm == 'CLD':
         model.memory.setup(10)
@@ -151,13 +156,14 @@ def _cldm_two_ranks() -> dict:
     import torch.distributed as dist
     rank = dist.get_rank()
     torch.manual_seed(0)  # same initial weights on both ranks
-    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
-                              queue_len=16, feat_dim=16, data_preprocessor=PRE))
+    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, group_head=GROUP_HEAD,
+                              instance_head=INFONCE, queue_len=16, feat_dim=16,
+                              data_preprocessor=PRE))
     views, samples = _batch()
     views = [v + rank for v in views]  # different data per rank
     torch.manual_seed(100 + rank)  # different RNG streams: the shuffle must still agree
     losses = model.loss(views, samples)
-    return dict(queue=model.queue.clone(), ptr=int(model.queue_ptr),
+    return dict(queue=model.queue.keys.clone(), ptr=int(model.queue.ptr),
                 loss=float(sum(losses.values())))
 
 
@@ -170,8 +176,9 @@ def test_cldm_two_ranks_share_one_queue_with_shuffled_keys():
     assert all(math.isfinite(r['loss']) for r in ranks)
     # the keys differ from an unshuffled encoding of each rank's own batch (train-mode BN)
     torch.manual_seed(0)
-    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, cld_head=CLD_HEAD,
-                              queue_len=16, feat_dim=16, data_preprocessor=PRE))
+    model = MODELS.build(dict(type='CLDm', backbone=BACKBONE, neck=NECK, group_head=GROUP_HEAD,
+                              instance_head=INFONCE, queue_len=16, feat_dim=16,
+                              data_preprocessor=PRE))
     views, _ = _batch()
     model.momentum_encoder.update_parameters(torch.nn.Sequential(model.backbone, model.neck))
     with torch.no_grad():

@@ -15,10 +15,9 @@ CFG = dict(
     backbone=dict(type='SobelResNet', trunk=dict(type='mmpretrain.ResNet_CIFAR', depth=18,
                                                   stem_channels=8, base_channels=8)),
     neck=dict(type='LinearNeck', in_channels=128, out_channels=16),  # 2 x 64 channels
-    head=dict(type='ANDHead', temperature=0.1),
+    head=dict(type='SuperANDHead', temperature=0.1, ue_step=2),
     memory=dict(type='NeighbourhoodMemory', feat_dim=16, momentum=0.5, num_neighbours=1),
-    data_preprocessor=dict(mean=[0., 0., 0.], std=[1., 1., 1.]),
-    ue_step=2)
+    data_preprocessor=dict(mean=[0., 0., 0.], std=[1., 1., 1.]))
 
 
 @pytest.fixture(scope='module')
@@ -88,17 +87,17 @@ def test_ue_schedule_and_ablations(model):
     losses = model.loss(views, samples)
     assert float(losses['loss_ue']) == 0.0 and float(losses['ue_weight']) == 0.0
     assert not losses['loss_ue'].requires_grad  # not computed while w = 0
-    model.aug_weight = 0.0
+    model.head.aug_weight = 0.0
     try:
         assert 'loss_aug' not in model.loss(views, samples)
     finally:
-        model.aug_weight = 1.0
+        model.head.aug_weight = 1.0
 
 
 def test_errors():
     init_default_scope('selfemb')
     with pytest.raises(ValueError, match='ue_step=0'):
-        MODELS.build(dict(CFG, ue_step=0))
+        MODELS.build(dict(CFG, head=dict(CFG['head'], ue_step=0)))
     model = MODELS.build(CFG)
     model.memory.setup(N)
     views, samples = batch()

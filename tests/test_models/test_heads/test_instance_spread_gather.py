@@ -20,7 +20,8 @@ def _rank_loss_and_grad():
     import torch.distributed as dist
     rank = dist.get_rank()
     local = global_batch()[rank * 2 * B:(rank + 1) * 2 * B].clone().requires_grad_()
-    loss = InstanceSpreadHead(TAU, detach_key=True, gather_keys=True).loss(local[:B], local[B:])
+    loss = InstanceSpreadHead(TAU, detach_key=True, gather_keys=True).spread_loss(local[:B],
+                                                                          local[B:])
     loss.backward()
     return loss.detach(), local.grad
 
@@ -48,8 +49,9 @@ def test_gathered_loss_equals_concatenated_batch_restricted_to_rank_anchors():
 
 def test_single_process_gather_is_the_plain_loss():
     f = global_batch()[:2 * B]
-    plain = InstanceSpreadHead(TAU).loss(f[:B], f[B:])
-    assert torch.equal(InstanceSpreadHead(TAU, gather_keys=True).loss(f[:B], f[B:]), plain)
+    plain = InstanceSpreadHead(TAU).spread_loss(f[:B], f[B:])
+    assert torch.equal(InstanceSpreadHead(TAU, gather_keys=True).spread_loss(f[:B], f[B:]),
+                       plain)
 
 
 def test_gather_needs_detached_keys():

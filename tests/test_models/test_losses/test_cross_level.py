@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfemb.models.losses import cross_level_loss, queue_infonce_loss
+from selfemb.models.losses import cross_level_loss, margin_nce_loss
 from selfemb.models.utils import spherical_kmeans
 
 
@@ -125,7 +125,8 @@ def test_shape_mismatch_is_an_error():
         cross_level_loss(g1, g2[:5], c, lab, c, lab)
 
 
-def test_queue_infonce_matches_naive_reference():
+def test_infonce_against_a_queue_is_margin_nce_with_margin_0():
+    """CLDm's instance loss: MarginNCE with m = 0 and shared K x D negatives."""
     gen = torch.Generator().manual_seed(2)
     q = F.normalize(torch.randn(4, 8, generator=gen, dtype=torch.float64), dim=1)
     k = F.normalize(torch.randn(4, 8, generator=gen, dtype=torch.float64), dim=1)
@@ -135,4 +136,4 @@ def test_queue_infonce_matches_naive_reference():
         pos = math.exp(float(q[i] @ k[i]) / 0.2)
         neg = sum(math.exp(float(q[i] @ queue[j]) / 0.2) for j in range(10))
         ref -= math.log(pos / (pos + neg)) / 4
-    assert queue_infonce_loss(q, k, queue, 0.2).item() == pytest.approx(ref, rel=1e-5)
+    assert margin_nce_loss(q, k, queue, 0.0, 0.2).item() == pytest.approx(ref, rel=1e-5)
