@@ -29,12 +29,12 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import get_world_size, is_main_process
 from mmengine.runner import Runner
 
-from selfemb.apis import build_model_from_cfg, dataset_labels, extract_features
-from selfemb.apis.features import LAYERS
+from selfemb.apis import build_model_from_cfg
 from selfemb.engine.checkpoint import trust_checkpoints
 from selfemb.engine.config_check import check_cfg_options
 from selfemb.engine.dist import init_distributed, shutdown_distributed
 from selfemb.engine.model_loading import load_checkpoint_checked
+from selfemb.evaluation.features import LAYERS, dataset_labels, extract_features
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""Weighted k-nearest-neighbour evaluation of embeddings and distributed feature extraction.
+"""Weighted k-nearest-neighbour evaluation: of feature arrays and of a model on two loaders.
 
 Weighted kNN of Wu et al., "Unsupervised Feature Learning via Non-Parametric Instance
 Discrimination", CVPR 2018: with L2-normalised features, a query q is classified by its
@@ -8,19 +8,20 @@ scores  w_c = sum_{i in N_k(q), y_i = c} exp(s_i / sigma).  Classes are ranked b
 class got at least one vote and is ranked among the first n (classes without any vote are
 never predicted).
 """
-import sys
+import logging
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine import dist
-from mmengine.model import is_model_wrapper
-from mmengine.utils import ProgressBar
+from mmengine.logging import print_log
+
+from selfemb.utils.rank0 import on_rank0
+
+from .features import extract_embeddings
 
 ArrayLike = Union[torch.Tensor, np.ndarray]
 _MAX_BLOCK = 1 << 27  # default chunking bounds each query×train similarity block (floats)
-_GATHER_ROWS = 1 << 16  # rows per all_gather call, bounds communication buffers
 
 
 def _faiss():
@@ -122,82 +123,51 @@ def weighted_knn(train_feats: ArrayLike, train_labels: ArrayLike, test_feats: Ar
     return dict(knn_top1=100.0 * top1 / m, knn_top5=100.0 * top5 / m)
 
 
-def _gather_rows(local: torch.Tensor) -> torch.Tensor:
-    """All-gather the rows of a CPU tensor whose length may differ across ranks."""
-    if dist.get_world_size() == 1:
-        return local
-    width = local.shape[1] if local.dim() == 2 else 0
-    meta = dist.all_gather(torch.tensor([local.shape[0], width]))
-    sizes, width = [int(t[0]) for t in meta], max(int(t[1]) for t in meta)
-    if local.dim() == 2 and local.shape[1] != width:  # an empty shard does not know D
-        local = local.new_zeros(0, width)
-    padded = torch.cat([local, local.new_zeros(max(sizes) - len(local), *local.shape[1:])])
-    blocks = [dist.all_gather(padded[s:s + _GATHER_ROWS])
-              for s in range(0, len(padded), _GATHER_ROWS)]
-    return torch.cat([torch.cat([b[r] for b in blocks])[:n] for r, n in enumerate(sizes)])
+def _labels_of(dataset, sample_idx: torch.Tensor, split: str) -> torch.Tensor:
+    gt = np.asarray(dataset.get_gt_labels())
+    if len(sample_idx) == 0 or int(sample_idx.max()) >= len(gt):
+        raise ValueError(f'the kNN {split} loader gave sample indices outside its dataset '
+                         f'{type(dataset).__name__} of {len(gt)} samples')
+    if len(sample_idx) != len(gt):
+        print_log(f'kNN {split}: {len(sample_idx)} of {len(gt)} samples were extracted '
+                  '(does the sampler drop samples?)', logger='current', level=logging.WARNING)
+    return torch.as_tensor(gt[sample_idx.numpy()]).long()
 
 
-def _sample_indices(data_samples, batch_size: int) -> torch.Tensor:
-    if data_samples is None or len(data_samples) != batch_size:
-        raise ValueError('extract_embeddings needs one data sample per input with its sample_idx '
-                         '(pack it with PackInputs, meta_keys including "sample_idx")')
-    idx = [s.get('sample_idx') if isinstance(s, dict) else getattr(s, 'sample_idx', None)
-           for s in data_samples]
-    if any(i is None for i in idx):
-        raise ValueError('a data sample has no "sample_idx"; add it to PackInputs(meta_keys=...)')
-    return torch.as_tensor([int(i) for i in idx], dtype=torch.int64)
+def check_knn_loaders(train_loader, val_loader, k: int) -> None:
+    """Fail fast, before any extraction, on a k larger than the reference set or on
+    datasets without ``get_gt_labels()``."""
+    for split, loader in (('train', train_loader), ('val', val_loader)):
+        if not hasattr(loader.dataset, 'get_gt_labels'):
+            raise TypeError(f'the kNN {split} dataset {type(loader.dataset).__name__} has no '
+                            'get_gt_labels()')
+    n = len(train_loader.dataset)
+    if not 1 <= k <= n:
+        raise ValueError(f'k={k} must be between 1 and the number of kNN reference samples '
+                         f'({n} in {type(train_loader.dataset).__name__})')
 
 
-def _forward(model: torch.nn.Module, x: torch.Tensor, feature: str) -> torch.Tensor:
-    if feature == 'embedding':
-        out = model.embed(x)
-    else:
-        out = model.extract_feat(x)
-        out = out[-1] if isinstance(out, (list, tuple)) else out
-        out = out.mean(dim=(2, 3)) if out.dim() == 4 else out
-    return out.flatten(1).float().cpu()
+def knn_evaluate(model: torch.nn.Module, train_loader, val_loader, k: int = 200,
+                 temperature: float = 0.1, feature: str = 'embedding',
+                 num_classes: Optional[int] = None, progress: bool = False) -> Dict[str, float]:
+    """Weighted-kNN accuracy of ``model``: ``train_loader`` gives the reference set,
+    ``val_loader`` the queries (labels from ``dataset.get_gt_labels()``).
 
-
-@torch.no_grad()
-def extract_embeddings(model: torch.nn.Module, dataloader, feature: str = 'embedding',
-                       progress: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Features of every sample of ``dataloader``, gathered from all ranks.
-
-    Each rank runs its sampler's shard through ``model.data_preprocessor`` and
-    ``model.embed`` (``feature='embedding'``) or the globally pooled last output of
-    ``model.extract_feat`` (``feature='backbone'``), in eval mode (the previous mode is
-    restored). Returns (N×D float32 CPU features, N int64 sample indices) sorted by
-    sample index, duplicates from sampler padding dropped; identical on every rank.
+    Every rank extracts its shard (:func:`extract_embeddings`), rank 0 runs
+    :func:`weighted_knn` (on the GPU when there is one) and broadcasts the metrics, or its
+    error, so every rank returns ``dict(knn_top1=..., knn_top5=...)`` or raises the same.
     """
-    if feature not in ('embedding', 'backbone'):
-        raise ValueError(f"feature must be 'embedding' or 'backbone', got {feature!r}")
-    model = model.module if is_model_wrapper(model) else model
-    was_training = model.training
-    model.eval()
-    show = progress and dist.is_main_process()
-    bar = ProgressBar(len(dataloader), file=sys.stderr) if show else None
-    feats, idxs = [], []
-    try:
-        for data_batch in dataloader:
-            data = model.data_preprocessor(data_batch, False)
-            inputs = data['inputs']
-            x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-            out = _forward(model, x, feature)
-            samples = data.get('data_samples')
-            if samples is None and isinstance(data_batch, dict):
-                samples = data_batch.get('data_samples')
-            idxs.append(_sample_indices(samples, len(out)))
-            feats.append(out)
-            if bar is not None:
-                bar.update()
-    finally:
-        model.train(was_training)
-        if bar is not None:
-            sys.stderr.write('\n')
-    local_feats = torch.cat(feats) if feats else torch.zeros(0, 0)
-    local_idx = torch.cat(idxs) if idxs else torch.zeros(0, dtype=torch.int64)
-    all_feats, all_idx = _gather_rows(local_feats), _gather_rows(local_idx)
-    all_idx, order = torch.sort(all_idx, stable=True)
-    keep = torch.ones_like(all_idx, dtype=torch.bool)
-    keep[1:] = all_idx[1:] != all_idx[:-1]
-    return all_feats[order][keep].contiguous(), all_idx[keep].contiguous()
+    check_knn_loaders(train_loader, val_loader, k)
+    train_feats, train_idx = extract_embeddings(model, train_loader, feature, progress)
+    val_feats, val_idx = extract_embeddings(model, val_loader, feature, progress)
+    return on_rank0(_rank0_knn, train_feats, train_idx, val_feats, val_idx, train_loader,
+                    val_loader, k, temperature, num_classes)
+
+
+def _rank0_knn(train_feats, train_idx, val_feats, val_idx, train_loader, val_loader, k,
+               temperature, num_classes) -> Dict[str, float]:
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    return weighted_knn(
+        train_feats.to(device), _labels_of(train_loader.dataset, train_idx, 'train'),
+        val_feats.to(device), _labels_of(val_loader.dataset, val_idx, 'val'),
+        k=k, temperature=temperature, num_classes=num_classes)

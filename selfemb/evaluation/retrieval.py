@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .kmeans import faiss_kmeans
+
 ArrayLike = Union[np.ndarray, torch.Tensor]
 _MAX_BLOCK = 1 << 26  # similarity entries per chunk
 
@@ -40,18 +42,13 @@ def kmeans_labels(features: ArrayLike, k: int, seed: int = 0, niter: int = 20,
                   normalize: bool = False) -> np.ndarray:
     """Cluster index of every row after faiss k-means (``k`` centroids, ``niter`` Lloyd
     iterations from a seeded random initialisation, the best of ``nredo`` runs;
-    ``spherical`` L2-normalises the centroids, ``normalize`` the rows first)."""
-    import faiss
+    ``spherical`` L2-normalises the centroids, ``normalize`` the rows first): the checked
+    input of :func:`~selfemb.evaluation.kmeans.faiss_kmeans`."""
     feats = _as_features(features)
     if normalize:
         feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
-    if not 1 <= k <= len(feats):
-        raise ValueError(f'k={k} clusters must be between 1 and the number of samples '
-                         f'({len(feats)})')
-    km = faiss.Kmeans(feats.shape[1], k, niter=niter, nredo=nredo, seed=seed, spherical=spherical,
-                      verbose=False, max_points_per_centroid=max(256, len(feats)))
-    km.train(feats)
-    return km.index.search(feats, 1)[1].reshape(-1).astype(np.int64)
+    return faiss_kmeans(feats, k, niter=niter, seed=seed, nredo=nredo, spherical=spherical,
+                        min_points_per_centroid=None)
 
 
 def nmi_kmeans(features: ArrayLike, labels: ArrayLike, k: Optional[int] = None,

@@ -12,9 +12,9 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 import selfemb.engine.hooks.neighbour_positive_hook as hook_module
-from selfemb.apis.features import extract_features
 from selfemb.datasets import NeighbourPairDataset
 from selfemb.engine.hooks import NeighbourPositiveHook
+from selfemb.evaluation.features import extract_features
 from selfemb.models.memories import NeighbourPositiveMemory
 from tests._dist_utils import run_in_processes
 from tests.test_configs.test_config_smoke import OVERRIDES, shrink

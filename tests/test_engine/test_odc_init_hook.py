@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfemb.engine.hooks import ODCInitHook
-from selfemb.engine.hooks.odc_init_hook import faiss_kmeans
+from selfemb.evaluation.kmeans import faiss_kmeans
 from selfemb.models.memories import ODCMemory
 
 N, D, K = 30, 4, 3

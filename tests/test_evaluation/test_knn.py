@@ -11,8 +11,8 @@ from mmengine.structures import BaseDataElement
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from selfemb.engine.hooks.knn_eval_hook import knn_evaluate
-from selfemb.evaluation.knn import extract_embeddings, weighted_knn
+from selfemb.evaluation.features import extract_embeddings
+from selfemb.evaluation.knn import knn_evaluate, weighted_knn
 from tests._dist_utils import run_in_processes
 
 HAS_FAISS = importlib.util.find_spec('faiss') is not None

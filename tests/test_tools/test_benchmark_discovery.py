@@ -1,4 +1,4 @@
-"""tools/benchmark.py --discovery: times AND's neighbourhood discovery, JSON last line."""
+"""tools/analysis/benchmark.py --discovery: times AND's neighbourhood discovery, JSON last line."""
 import importlib.util
 import json
 import sys
@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_discovery_mode_prints_json(capsys, monkeypatch):
-    spec = importlib.util.spec_from_file_location('benchmark', ROOT / 'tools/benchmark.py')
+    spec = importlib.util.spec_from_file_location('benchmark', ROOT / 'tools/analysis/benchmark.py')
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
     monkeypatch.setattr(sys, 'argv', ['benchmark.py', '--discovery', '400', '--chunk-size', '64'])

@@ -1,4 +1,4 @@
-"""tools/benchmark.py times CLD's clustering calls (for the k-means share of a step)."""
+"""tools/analysis/benchmark.py times CLD's clustering calls (for the k-means share of a step)."""
 import importlib.util
 from pathlib import Path
 
@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_clustering_timer_wraps_cluster_and_keeps_results():
-    spec = importlib.util.spec_from_file_location('benchmark', ROOT / 'tools/benchmark.py')
+    spec = importlib.util.spec_from_file_location('benchmark', ROOT / 'tools/analysis/benchmark.py')
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
     assert benchmark.clustering_timer(nn.Linear(2, 2), torch.device('cpu')) == []

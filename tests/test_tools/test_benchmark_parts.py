@@ -1,4 +1,4 @@
-"""tools/benchmark.py --parts: times InterCLR's online k-means and sampling in the step."""
+"""tools/analysis/benchmark.py --parts: times InterCLR's online k-means and sampling in the step."""
 import importlib.util
 import json
 import sys
@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_parts_mode_reports_the_share_of_the_step(capsys, monkeypatch, tiny_fmnist):
-    spec = importlib.util.spec_from_file_location('benchmark', ROOT / 'tools/benchmark.py')
+    spec = importlib.util.spec_from_file_location('benchmark', ROOT / 'tools/analysis/benchmark.py')
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
     monkeypatch.setattr(sys, 'argv', [

@@ -198,7 +198,7 @@ def test_svm_voc07_extraction_and_svm_end_to_end(tmp_path, capsys):
 
 
 def test_pool_kernel_is_avg_pool_stride_one():
-    from selfemb.apis.features import pool_feature
+    from selfemb.evaluation.features import pool_feature
     x = torch.randn(2, 3, 7, 7)
     out = pool_feature(x, pool_kernel=6)
     ref = torch.stack([x[..., i:i + 6, j:j + 6].mean((-1, -2)) for i in (0, 1) for j in (0, 1)],

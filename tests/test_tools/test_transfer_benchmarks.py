@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from tests.test_apis.test_backbone_weights import training_checkpoint
 from tests.test_tools.tiny_voc import write_voc
+from tests.test_transfer.test_backbone_weights import training_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 DET_CFG = ROOT / 'configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py'

@@ -45,7 +45,7 @@ def two_view_features(cfg: Config, checkpoint: str, feature: str, max_samples: i
     from mmengine.runner import Runner
 
     from selfemb.apis.model import init_model
-    from selfemb.evaluation.knn import _forward
+    from selfemb.evaluation.features import forward_feature
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -59,7 +59,7 @@ def two_view_features(cfg: Config, checkpoint: str, feature: str, max_samples: i
             raise ValueError('the training data path gives one view; the score needs two '
                              '(MultiView in the train pipeline, or num_views=2 batch_augments)')
         for v in (0, 1):
-            views[v].append(_forward(model, inputs[v], feature))
+            views[v].append(forward_feature(model, inputs[v], feature))
         if sum(len(x) for x in views[0]) >= max_samples:
             break
     return [torch.cat(v)[:max_samples].numpy() for v in views]

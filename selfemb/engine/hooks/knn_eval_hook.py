@@ -1,79 +1,15 @@
-"""Weighted-kNN evaluation of a model (Wu et al. 2018): :func:`knn_evaluate` (model and
-loaders to metrics, shared with tools/test.py) and the training monitor ``KNNEvalHook``."""
-import logging
+"""The weighted-kNN training monitor ``KNNEvalHook`` (Wu et al. 2018); the evaluation itself
+is :func:`selfemb.evaluation.knn.knn_evaluate`, shared with tools/test.py."""
 import os.path as osp
 from typing import Dict, Optional, Union
 
-import numpy as np
-import torch
 from mmengine.hooks import CheckpointHook, Hook
-from mmengine.logging import print_log
 from torch.utils.data import DataLoader
 
-from selfemb.evaluation.knn import extract_embeddings, weighted_knn
+from selfemb.evaluation.knn import check_knn_loaders, knn_evaluate
+from selfemb.evaluation.loaders import resolve_loader_cfg
 from selfemb.registry import HOOKS
-
-from .rank0 import frozen_rng, on_rank0
-
-
-def _labels_of(dataset, sample_idx: torch.Tensor, split: str) -> torch.Tensor:
-    gt = np.asarray(dataset.get_gt_labels())
-    if len(sample_idx) == 0 or int(sample_idx.max()) >= len(gt):
-        raise ValueError(f'the kNN {split} loader gave sample indices outside its dataset '
-                         f'{type(dataset).__name__} of {len(gt)} samples')
-    if len(sample_idx) != len(gt):
-        print_log(f'kNN {split}: {len(sample_idx)} of {len(gt)} samples were extracted '
-                  '(does the sampler drop samples?)', logger='current', level=logging.WARNING)
-    return torch.as_tensor(gt[sample_idx.numpy()]).long()
-
-
-def check_knn_loaders(train_loader, val_loader, k: int) -> None:
-    """Fail fast, before any extraction, on a k larger than the reference set or on
-    datasets without ``get_gt_labels()``."""
-    for split, loader in (('train', train_loader), ('val', val_loader)):
-        if not hasattr(loader.dataset, 'get_gt_labels'):
-            raise TypeError(f'the kNN {split} dataset {type(loader.dataset).__name__} has no '
-                            'get_gt_labels()')
-    n = len(train_loader.dataset)
-    if not 1 <= k <= n:
-        raise ValueError(f'k={k} must be between 1 and the number of kNN reference samples '
-                         f'({n} in {type(train_loader.dataset).__name__})')
-
-
-def knn_evaluate(model: torch.nn.Module, train_loader, val_loader, k: int = 200,
-                 temperature: float = 0.1, feature: str = 'embedding',
-                 num_classes: Optional[int] = None, progress: bool = False) -> Dict[str, float]:
-    """Weighted-kNN accuracy of ``model``: ``train_loader`` gives the reference set,
-    ``val_loader`` the queries (labels from ``dataset.get_gt_labels()``).
-
-    Every rank extracts its shard (:func:`extract_embeddings`), rank 0 runs
-    :func:`weighted_knn` (on the GPU when there is one) and broadcasts the metrics, or its
-    error, so every rank returns ``dict(knn_top1=..., knn_top5=...)`` or raises the same.
-    """
-    check_knn_loaders(train_loader, val_loader, k)
-    train_feats, train_idx = extract_embeddings(model, train_loader, feature, progress)
-    val_feats, val_idx = extract_embeddings(model, val_loader, feature, progress)
-    return on_rank0(_rank0_knn, train_feats, train_idx, val_feats, val_idx, train_loader,
-                    val_loader, k, temperature, num_classes)
-
-
-def _rank0_knn(train_feats, train_idx, val_feats, val_idx, train_loader, val_loader, k,
-               temperature, num_classes) -> Dict[str, float]:
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    return weighted_knn(
-        train_feats.to(device), _labels_of(train_loader.dataset, train_idx, 'train'),
-        val_feats.to(device), _labels_of(val_loader.dataset, val_idx, 'val'),
-        k=k, temperature=temperature, num_classes=num_classes)
-
-
-def resolve_loader_cfg(loader: Union[dict, str, DataLoader], cfg) -> Union[dict, DataLoader]:
-    """A dataloader config given directly, or by the name of a top-level config key."""
-    if not isinstance(loader, str):
-        return loader
-    if cfg is None or loader not in cfg:
-        raise KeyError(f'KNNEvalHook: the config has no top-level {loader!r} dataloader '
-                       '(name a key such as knn_train_dataloader, or give the dict itself)')
-    return cfg[loader]
+from selfemb.utils.rank0 import frozen_rng
 
 
 def save_epoch_if_unsaved(runner) -> None:

@@ -5,8 +5,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from selfemb.registry import HOOKS
-
-from .rank0 import on_rank0
+from selfemb.utils.rank0 import on_rank0
 
 
 def shared_seed(seed: Optional[int]) -> Optional[int]:

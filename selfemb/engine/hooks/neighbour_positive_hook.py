@@ -9,15 +9,15 @@ from mmengine import dist
 from mmengine.hooks import Hook
 from torch.utils.data import DataLoader
 
-from selfemb.apis.features import dataset_labels, extract_features
 from selfemb.datasets import NeighbourPairDataset
+from selfemb.evaluation.features import dataset_labels, extract_features
+from selfemb.evaluation.loaders import resolve_loader_cfg
 from selfemb.models.memories import NeighbourPositiveMemory
 from selfemb.models.utils import nearest_neighbours, neighbourhood_consistency
 from selfemb.registry import HOOKS
+from selfemb.utils.rank0 import frozen_rng, on_rank0
 
-from .knn_eval_hook import resolve_loader_cfg
 from .model_parts import model_and_part
-from .rank0 import frozen_rng, on_rank0
 
 
 @HOOKS.register_module()

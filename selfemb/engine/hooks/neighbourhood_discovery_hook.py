@@ -15,9 +15,9 @@ from selfemb.models.utils import (
     select_anchors,
 )
 from selfemb.registry import HOOKS
+from selfemb.utils.rank0 import on_rank0
 
 from .model_parts import model_and_part
-from .rank0 import on_rank0
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 

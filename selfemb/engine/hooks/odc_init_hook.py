@@ -2,35 +2,17 @@
 import time
 from typing import Optional, Union
 
-import numpy as np
 import torch
 from mmengine.hooks import Hook
 
-from selfemb.evaluation.knn import extract_embeddings
+from selfemb.evaluation.features import extract_embeddings
+from selfemb.evaluation.kmeans import faiss_kmeans
+from selfemb.evaluation.loaders import resolve_loader_cfg
 from selfemb.models.memories import ODCMemory
 from selfemb.registry import HOOKS
+from selfemb.utils.rank0 import frozen_rng, on_rank0
 
-from .knn_eval_hook import resolve_loader_cfg
 from .model_parts import model_and_part
-from .rank0 import frozen_rng, on_rank0
-
-
-def faiss_kmeans(features: np.ndarray, k: int, niter: int = 20, seed: int = 0) -> np.ndarray:
-    """Labels (``N`` int64) of ``faiss.Kmeans`` (CPU, L2, fixed ``seed``) on ``N x D``,
-    trained on every point (faiss otherwise subsamples to 256 points per centroid; the
-    official release lifts that cap too)."""
-    try:
-        import faiss
-    except ImportError as err:
-        raise ImportError('ODCInitHook needs faiss (pip install faiss-cpu)') from err
-    x = np.ascontiguousarray(features, dtype=np.float32)
-    if not 2 <= k <= len(x):
-        raise ValueError(f'k-means with k={k} needs 2 <= k <= {len(x)} samples')
-    kmeans = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, verbose=False,
-                          min_points_per_centroid=1, max_points_per_centroid=len(x))
-    kmeans.train(x)
-    _, assign = kmeans.index.search(x, 1)
-    return assign[:, 0].astype(np.int64)
 
 
 @HOOKS.register_module()

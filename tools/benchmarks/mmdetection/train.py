@@ -8,7 +8,7 @@ Usually started by tools/benchmarks/mmdetection/dist_train.sh, which converts a 
 checkpoint first. CONFIG:
 configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py (see docs/transfer.md).
 """
-from selfemb.apis.downstream import benchmark_main
+from selfemb.transfer.downstream import benchmark_main
 
 if __name__ == '__main__':
     benchmark_main('mmdetection')

@@ -8,7 +8,7 @@ Usually started by tools/benchmarks/mmsegmentation/dist_train.sh, which converts
 checkpoint first. CONFIG:
 configs/benchmarks/mmsegmentation/voc12aug/fcn_r50-d8_20k_voc12aug.py (see docs/transfer.md).
 """
-from selfemb.apis.downstream import benchmark_main
+from selfemb.transfer.downstream import benchmark_main
 
 if __name__ == '__main__':
     benchmark_main('mmsegmentation')

@@ -53,5 +53,5 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=4000, max_keep_ckpts=2))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
-custom_imports = dict(imports=['selfemb.models.res_layer_extra_norm'],
+custom_imports = dict(imports=['selfemb.transfer.res_layer_extra_norm'],
                       allow_failed_imports=False)

@@ -7,7 +7,7 @@ pre-trained ResNet, so it starts fresh (weight 1, bias 0, running mean 0 / var 1
 ``layer4`` is loaded from the checkpoint: a ``Pretrained`` ``init_cfg`` (prefix P) is
 handed to ``layer4`` with prefix ``P + 'layer4.'``, so loading reports no missing keys for
 the norm, which is deliberately not loaded. Needs mmdet (the ``transfer`` extra); configs
-load it with ``custom_imports=dict(imports=['selfemb.models.res_layer_extra_norm'])``
+load it with ``custom_imports=dict(imports=['selfemb.transfer.res_layer_extra_norm'])``
 and use ``type='selfemb.ResLayerExtraNorm'``.
 """
 import torch

@@ -1,6 +1,6 @@
 """Cost of UIC's label bookkeeping relative to a training step (single process).
 
-    python tools/benchmark_uic.py [--batch 128] [--steps 3] [--device cpu|cuda] [--gloo 2]
+    python tools/analysis/benchmark_uic.py [--batch 128] [--steps 3] [--device cpu|cuda] [--gloo 2]
 
 Per iteration: ``memory.targets(idx)`` + ``memory.record(idx, argmax(logits))`` for a
 batch (the all-gather is a no-op in one process), against one forward/backward/SGD step

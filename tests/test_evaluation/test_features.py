@@ -12,7 +12,8 @@ from mmengine.structures import BaseDataElement
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from selfemb.apis import build_model_from_cfg, dataset_labels, extract_features, load_npy_pair
+from selfemb.apis import build_model_from_cfg
+from selfemb.evaluation import dataset_labels, extract_features, load_npy_pair
 from tests._dist_utils import run_in_processes
 
 ROOT = Path(__file__).resolve().parents[2]

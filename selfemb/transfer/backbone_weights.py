@@ -65,7 +65,7 @@ def target_modules(target: str, depth: int, cifar: bool = False) -> Dict[str, nn
     if target == 'mmdet':  # Faster R-CNN C4: 3-stage backbone + res5 shared head
         from mmdet.models.backbones import ResNet
 
-        from selfemb.models.res_layer_extra_norm import ResLayerExtraNorm
+        from selfemb.transfer.res_layer_extra_norm import ResLayerExtraNorm
         return dict(backbone=ResNet(depth, num_stages=3, strides=(1, 2, 2),
                                     dilations=(1, 1, 1), out_indices=(2, )),
                     shared_head=ResLayerExtraNorm(depth, stage=3, stride=2))

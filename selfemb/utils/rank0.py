@@ -1,4 +1,4 @@
-"""Two helpers for hooks: compute on rank 0 for every rank, and leave the RNGs untouched.
+"""Two helpers for hooks and evaluation: compute on rank 0 for every rank, keep the RNGs.
 
 :func:`on_rank0` runs a function on rank 0 only and hands its return value, or the
 exception it raised, to every rank (one ``mmengine.dist.broadcast_object_list``), so all

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from selfemb.apis.downstream import (
+from selfemb.transfer.downstream import (
     prepare_benchmark_cfg,
     set_data_root,
     set_pretrained,

@@ -11,8 +11,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from selfemb.apis import build_model_from_cfg
-from selfemb.apis.downstream import prepare_benchmark_cfg
 from selfemb.engine.checkpoint import encode_checkpoint
+from selfemb.transfer.downstream import prepare_benchmark_cfg
 
 ROOT = Path(__file__).resolve().parents[2]
 DET_CFG = ROOT / 'configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py'
@@ -85,7 +85,7 @@ def test_r50_into_mmdet_c4_backbone_and_shared_head(r50, tmp_path, monkeypatch, 
 
 
 def test_res_layer_extra_norm_is_norm_after_res5():
-    from selfemb.models.res_layer_extra_norm import ResLayerExtraNorm
+    from selfemb.transfer.res_layer_extra_norm import ResLayerExtraNorm
     head = ResLayerExtraNorm(18, stage=3, stride=2, norm_cfg=dict(type='BN'), norm_eval=False)
     head.eval()  # (mmdet's ResLayer.train returns None)
     with torch.no_grad():

@@ -4,7 +4,7 @@ import threading
 import pytest
 import torch
 
-from selfemb.engine.hooks.rank0 import frozen_rng, on_rank0
+from selfemb.utils.rank0 import frozen_rng, on_rank0
 from tests._dist_utils import run_in_processes
 
 
