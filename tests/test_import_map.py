@@ -14,9 +14,7 @@ ROOT = Path(__file__).resolve().parents[1] / 'selfemb'
 LAYERS = [('version', 'utils', 'registry'), ('datasets', 'models'), ('evaluation', ),
           ('engine', ), ('transfer', ), ('apis', )]
 LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
-# Known upward import, kept until models/ can change: StrictPretrained imports the
-# self-contained checkpoint I/O module inside __call__ (registers its safe loader).
-ALLOWED = {('selfemb/models/utils/strict_pretrained.py', 'engine')}
+ALLOWED: set = set()  # (file, subpackage) pairs exempt from the layering: none
 
 
 def imported(path: Path) -> Iterator[str]:

@@ -30,11 +30,11 @@ from mmengine.dist import get_world_size, is_main_process
 from mmengine.runner import Runner
 
 from selfemb.apis import build_model_from_cfg
-from selfemb.engine.checkpoint import trust_checkpoints
 from selfemb.engine.config_check import check_cfg_options
 from selfemb.engine.dist import init_distributed, shutdown_distributed
 from selfemb.engine.model_loading import load_checkpoint_checked
 from selfemb.evaluation.features import LAYERS, dataset_labels, extract_features
+from selfemb.utils.checkpoint import trust_checkpoints
 
 
 def parse_args() -> argparse.Namespace:

@@ -20,12 +20,12 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from selfemb.apis import build_model_from_cfg  # imports every registration
-from selfemb.engine.checkpoint import trust_checkpoints
 from selfemb.engine.config_check import check_cfg_options
 from selfemb.engine.dist import init_distributed, shutdown_distributed
 from selfemb.engine.model_loading import load_checkpoint_checked
 from selfemb.evaluation.knn import knn_evaluate
 from selfemb.evaluation.loaders import resolve_loader_cfg
+from selfemb.utils.checkpoint import trust_checkpoints
 
 
 def parse_args() -> argparse.Namespace:

@@ -11,10 +11,10 @@ import torch
 from mmengine.config import Config, DictAction
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from selfemb.engine.checkpoint import trust_checkpoints
 from selfemb.engine.config_check import check_cfg_options
 from selfemb.engine.dist import init_distributed, shutdown_distributed
 from selfemb.engine.runner import build_runner, default_work_dir
+from selfemb.utils.checkpoint import trust_checkpoints
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,6 +1,6 @@
 """Training-loop pieces: the runner, hooks, parameter schedulers and checkpoint I/O
 (imported for their registrations)."""
-from . import checkpoint  # noqa: F401  (atomic writes, safe local loading)
+from ..utils import checkpoint  # noqa: F401  (atomic writes, safe local loading)
 from .hooks import *  # noqa: F401,F403
 from .optim_wrappers import NonFiniteSkipOptimWrapper  # noqa: F401
 from .runner import SelfembRunner  # noqa: F401

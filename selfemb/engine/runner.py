@@ -16,8 +16,8 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
 from selfemb.registry import RUNNERS
+from selfemb.utils.checkpoint import resolve_last_checkpoint
 
-from .checkpoint import resolve_last_checkpoint
 from .hooks.safe_checkpoint_hook import run_identity
 from .model_loading import check_checkpoint, unwrap
 

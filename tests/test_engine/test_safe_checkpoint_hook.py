@@ -11,10 +11,10 @@ from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.hooks import Hook
 from mmengine.logging import MessageHub
 
-from selfemb.engine.checkpoint import resolve_last_checkpoint
 from selfemb.engine.hooks.safe_checkpoint_hook import SafeCheckpointHook
 from selfemb.registry import HOOKS
-from tests.test_engine.test_checkpoint_io import ToyData, tiny_runner
+from selfemb.utils.checkpoint import resolve_last_checkpoint
+from tests.test_utils.test_checkpoint_io import ToyData, tiny_runner
 
 ACC = {}  # validation accuracy by (0-based) epoch, for ScriptedAcc
 

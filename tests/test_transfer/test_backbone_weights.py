@@ -11,8 +11,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from selfemb.apis import build_model_from_cfg
-from selfemb.engine.checkpoint import encode_checkpoint
 from selfemb.transfer.downstream import prepare_benchmark_cfg
+from selfemb.utils.checkpoint import encode_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 DET_CFG = ROOT / 'configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py'

@@ -26,13 +26,13 @@ import sys
 import torch
 
 import selfemb.engine  # noqa: F401  (weights-only loading of local checkpoints)
-from selfemb.engine.checkpoint import (
+from selfemb.transfer.backbone_weights import TARGETS, convert_checkpoint
+from selfemb.utils.checkpoint import (
     CheckpointFormatError,
     UntrustedCheckpointError,
     atomic_write_bytes,
     trust_checkpoints,
 )
-from selfemb.transfer.backbone_weights import TARGETS, convert_checkpoint
 
 
 def parse_args() -> argparse.Namespace:

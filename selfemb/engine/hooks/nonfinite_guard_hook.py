@@ -15,9 +15,9 @@ from mmengine.runner import EpochBasedTrainLoop
 from torch import nn
 
 from selfemb.registry import HOOKS
+from selfemb.utils.checkpoint import resolve_last_checkpoint
 
 from ...models.memories import BaseMemory
-from ..checkpoint import resolve_last_checkpoint
 from ..optim_wrappers import NonFiniteSkipOptimWrapper
 
 __all__ = ['NonFiniteGuardHook', 'NonFiniteLossError', 'nonfinite_tensors']

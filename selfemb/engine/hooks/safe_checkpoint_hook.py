@@ -5,9 +5,9 @@
   refuses a non-finite state in ``before_save_checkpoint``) nothing is removed and
   ``last_checkpoint`` still names the previous file.
 * ``last_checkpoint`` is written atomically and holds the path relative to the work dir
-  (read it with :func:`~selfemb.engine.checkpoint.resolve_last_checkpoint`).
+  (read it with :func:`~selfemb.utils.checkpoint.resolve_last_checkpoint`).
 * Checkpoints load with ``torch.load(weights_only=True)``: ``before_save_checkpoint``
-  applies :func:`~selfemb.engine.checkpoint.encode_checkpoint` (priority VERY_LOW, after
+  applies :func:`~selfemb.utils.checkpoint.encode_checkpoint` (priority VERY_LOW, after
   ``RandomStateHook``) and records :func:`run_identity` in ``meta['selfemb']``.
 * Temporary files of interrupted writes are removed before the run; a keyword argument
   that neither this hook nor ``Runner.save_checkpoint`` takes is an error at build time.
@@ -27,8 +27,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from selfemb.engine.checkpoint import atomic_write_bytes, encode_checkpoint, remove_stale_temp_files
 from selfemb.registry import HOOKS
+from selfemb.utils.checkpoint import atomic_write_bytes, encode_checkpoint, remove_stale_temp_files
 from selfemb.version import __version__
 
 # the arguments CheckpointHook passes to Runner.save_checkpoint itself

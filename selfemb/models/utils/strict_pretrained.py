@@ -8,7 +8,7 @@ mmpretrain's ``ResNet.init_weights`` zero-initialises the last BN of every resid
 block after the initialiser unless ``init_cfg['type'] == 'Pretrained'``: give such
 backbones ``zero_init_residual=False`` (the benchmark configs do).
 
-A local checkpoint is loaded weights-only (:mod:`selfemb.engine.checkpoint`): a file that
+A local checkpoint is loaded weights-only (:mod:`selfemb.utils.checkpoint`): a file that
 needs full unpickling is refused unless ``SELFEMB_TRUST_CHECKPOINTS=1``.
 """
 from typing import Dict, Optional
@@ -42,7 +42,7 @@ class StrictPretrained(PretrainedInit):
 
     def __call__(self, module: nn.Module) -> None:
         # registers the weights-only local loader (imported here: no import cycle)
-        import selfemb.engine.checkpoint  # noqa: F401
+        import selfemb.utils.checkpoint  # noqa: F401
         if self.prefix is None:
             state = _load_checkpoint(self.checkpoint, map_location=self.map_location)
             state = state.get('state_dict', state) if isinstance(state, dict) else state

@@ -135,7 +135,7 @@ def load_local_checkpoint(filename: str, map_location=None) -> dict:
             f'{filename} is not a weights-only checkpoint ({reason}); loading it would '
             'unpickle arbitrary objects, which can run code. If you trust this file, load '
             f'it with --trust-checkpoint (tools), {TRUST_ENV}=1 in the environment, or '
-            'selfemb.engine.checkpoint.trust_checkpoints()')
+            'selfemb.utils.checkpoint.trust_checkpoints()')
     print_log(f'loading {filename} in full ({TRUST_ENV}=1; not weights-only: {reason})',
               logger='current', level=logging.WARNING)
     return decode_checkpoint(torch.load(filename, map_location=map_location,

@@ -4,7 +4,7 @@ mmengine's training checkpoints hold numpy arrays and scalars and the message hu
 ``HistoryBuffer`` s, which ``weights_only`` refuses. :func:`encode_checkpoint` stores them
 as marked dicts of tensors and numbers; :func:`decode_checkpoint` rebuilds the exact objects
 (dtype, shape, numpy scalar type) without running code from the file. Used by
-``SafeCheckpointHook`` (save) and :mod:`selfemb.engine.checkpoint` (load).
+``SafeCheckpointHook`` (save) and :mod:`selfemb.utils.checkpoint` (load).
 """
 from collections import Counter, OrderedDict
 from typing import Any, Dict, Sequence, Tuple, Union
@@ -76,7 +76,7 @@ def _encode(value: Any, path: str) -> Any:
     raise TypeError(
         f'checkpoint{path}: {name} cannot be stored weights-only (a checkpoint holds tensors, '
         'numpy arrays / scalars, numbers, strings, lists, tuples and dicts); convert it, or '
-        'register its class with selfemb.engine.checkpoint.register_checkpoint_class')
+        'register its class with selfemb.utils.checkpoint.register_checkpoint_class')
 
 
 def encode_checkpoint(checkpoint: dict) -> dict:

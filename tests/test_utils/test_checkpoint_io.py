@@ -1,4 +1,4 @@
-"""selfemb.engine.checkpoint: weights-only round trip of real Runner checkpoints, exact
+"""selfemb.utils.checkpoint: weights-only round trip of real Runner checkpoints, exact
 resume from a moved work dir, refusal of untrusted pickles, clear errors for non-checkpoints,
 relative ``last_checkpoint`` and stale temporary files."""
 import copy
@@ -22,9 +22,9 @@ from torch import nn
 from torch.utils.data import Dataset
 
 import selfemb.engine.hooks.safe_checkpoint_hook  # noqa: F401  (registers the hook)
-from selfemb.engine import checkpoint as ckpt
-from selfemb.engine import checkpoint_codec as codec
-from selfemb.engine.checkpoint import (
+from selfemb.utils import checkpoint as ckpt
+from selfemb.utils import checkpoint_codec as codec
+from selfemb.utils.checkpoint import (
     CheckpointFormatError,
     UntrustedCheckpointError,
     decode_checkpoint,
