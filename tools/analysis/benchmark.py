@@ -119,7 +119,8 @@ def init_clusters(model, seed: int = 0) -> None:
     from selfemb.evaluation.kmeans import faiss_kmeans
     for memory in model.memories():
         if hasattr(memory, 'init_clusters'):
-            labels = faiss_kmeans(memory.bank.cpu().numpy(), memory.num_clusters, seed=seed)
+            labels = faiss_kmeans(memory.current_bank().cpu().numpy(), memory.num_clusters,
+                                  seed=seed)
             memory.init_clusters(torch.from_numpy(labels).to(memory.bank.device))
 
 

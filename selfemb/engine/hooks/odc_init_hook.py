@@ -58,23 +58,24 @@ class ODCInitHook(Hook):
             runner.logger.info('ODCInitHook: clustering restored from the checkpoint')
             return
         start = time.perf_counter()
+        bank = memory.current_bank()
         features = None
         if self.dataloader is not None:
             loader = runner.build_dataloader(resolve_loader_cfg(self.dataloader, runner.cfg),
                                              seed=runner.seed)
             with frozen_rng():  # the training streams stay put
                 features, idx = extract_embeddings(model, loader, 'embedding', progress=True)
-            n = memory.bank.size(0)
+            n = bank.size(0)
             if idx.numel() != n or not torch.equal(idx, torch.arange(n)):
                 raise ValueError(f'ODCInitHook: the dataloader gave {idx.numel()} distinct '
                                  f'samples, the training set has {n}; use the train split')
-        source = features if features is not None else memory.bank.detach().cpu()
+        source = features if features is not None else bank.detach().cpu()
         labels = on_rank0(faiss_kmeans, source.float().numpy(), memory.num_clusters,
                           self.niter, self.seed)
-        device = memory.bank.device
+        device = bank.device
         memory.init_clusters(torch.from_numpy(labels).to(device),
                              None if features is None else features.to(device))
         sizes = memory.cluster_sizes()
-        runner.logger.info(f'ODCInitHook: k-means of {memory.bank.size(0)} samples into '
+        runner.logger.info(f'ODCInitHook: k-means of {bank.size(0)} samples into '
                            f'{memory.num_clusters} clusters (sizes {int(sizes.min())}-'
                            f'{int(sizes.max())}) took {time.perf_counter() - start:.1f} s')
