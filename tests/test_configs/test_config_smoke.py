@@ -47,8 +47,9 @@ def shrink(cfg: Config, data_roots: dict) -> None:
             d.update(batch_size=8, num_workers=0, persistent_workers=False)
         if 'num_groups' in d:  # CLD: k <= the tiny batch
             d['num_groups'] = min(d['num_groups'], 4)
-        if d.get('type') == 'LongTailDataset':  # a tail the 64-image set can supply
-            d['imbalance_ratio'] = min(d['imbalance_ratio'], 2)
+        long_tail = (d.get('filter_cfg') or {}).get('long_tail')
+        if long_tail:  # a tail the 64-image set can supply
+            long_tail['imbalance_ratio'] = min(long_tail['imbalance_ratio'], 2)
         for key in ('scale', 'crop_size', 'size'):
             if d.get(key) in (224, 256, 96, 227):  # ImageNet / STL-10 / ISIF crops -> 32
                 d[key] = side

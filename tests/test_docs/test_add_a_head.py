@@ -34,7 +34,7 @@ def tutorial(tmp_path, monkeypatch):
 def test_tutorial_config_trains_with_the_new_head(tutorial, tiny_fmnist, tmp_path):
     cfg = Config.fromfile(tutorial / 'my_config.py')
     for loader in (cfg.train_dataloader, cfg.knn_train_dataloader, cfg.knn_val_dataloader):
-        loader.dataset.dataset.data_root = str(tiny_fmnist)
+        loader.dataset.data_root = str(tiny_fmnist)
         loader.batch_size = 16
     cfg.custom_hooks[0].k = 10
     cfg.train_cfg.max_epochs = 1

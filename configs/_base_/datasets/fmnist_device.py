@@ -24,8 +24,8 @@ def _loader(split, shuffle, batch_size):
         persistent_workers=False,
         sampler=dict(type='DefaultSampler', shuffle=shuffle),
         collate_fn=dict(type='selfemb.device_collate'),
-        dataset=dict(type='DeviceDataset',
-                     dataset=dict(type=dataset_type, data_root=data_root, split=split)))
+        # device='auto': the whole split on this rank's GPU, served a batch at a time
+        dataset=dict(type=dataset_type, data_root=data_root, split=split, device='auto'))
 
 
 train_dataloader = _loader('train', True, 128)
