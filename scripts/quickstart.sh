@@ -23,7 +23,7 @@ else
         train_dataloader.dataset.indices=2000
         knn_train_dataloader.dataset.indices=2000
         knn_val_dataloader.dataset.indices=1000
-        custom_hooks.0.interval=$EPOCHS)
+        custom_hooks.knn.interval=$EPOCHS)
 fi
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${ARGS[@]}" \
   ${OPTS[@]:+--cfg-options "${OPTS[@]}"}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from selfemb.engine.runner import build_runner
+from selfemb.engine.runner import build_runner, hooks_by_role
 
 from .tiny_data import WRITERS
 
@@ -60,7 +60,7 @@ def shrink(cfg: Config, data_roots: dict) -> None:
     walk(cfg._cfg_dict, visit)
     cfg.train_cfg.max_epochs = 1
     cfg.default_hooks.logger.interval = 1
-    for hook in cfg.custom_hooks:
+    for hook in hooks_by_role(cfg.custom_hooks):
         if hook.type == 'KNNEvalHook':
             hook.update(interval=1, k=5)
 
@@ -80,7 +80,7 @@ def test_config_trains_on_tiny_data(config, data_roots, tmp_path):
     cfg.work_dir = str(tmp_path)
     runner = build_runner(cfg)
     runner.train()
-    if any(hook.type == 'KNNEvalHook' for hook in cfg.custom_hooks):
+    if any(hook.type == 'KNNEvalHook' for hook in hooks_by_role(cfg.custom_hooks)):
         knn = runner.message_hub.get_info('knn')
         assert knn is not None and 0.0 <= knn['knn_top1'] <= 100.0
     assert (tmp_path / 'epoch_1.pth').exists()

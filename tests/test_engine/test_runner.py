@@ -17,7 +17,7 @@ def tiny_cfg(config: str, work_dir: Path, data_root: Path, **options) -> Config:
     cfg = Config.fromfile(ROOT / config)
     opts = {'train_dataloader.batch_size': 16, 'train_cfg.max_epochs': 1,
             'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1,
-            'custom_hooks.0.k': 5}
+            'custom_hooks.knn.k': 5}
     for key in ('train_dataloader', 'knn_train_dataloader', 'knn_val_dataloader'):
         opts[f'{key}.dataset.data_root'] = str(data_root)
     opts.update(options)

@@ -32,7 +32,8 @@ train_dataloader = _loader('train', True, 128)
 # kNN: train features recomputed with the test transform, evaluated on the test split.
 knn_train_dataloader = _loader('train', False, 512)
 knn_val_dataloader = _loader('test', False, 512)
-custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
-         val_dataloader='knn_val_dataloader', interval=1, k=200, temperature=0.1)
-]
+# hooks keyed by role: a child overrides by role (custom_hooks = dict(knn=dict(interval=5)))
+# or removes one (dict(knn=None)); --cfg-options custom_hooks.knn.k=5
+custom_hooks = dict(
+    knn=dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
+             val_dataloader='knn_val_dataloader', interval=1, k=200, temperature=0.1))
