@@ -20,10 +20,10 @@ else
   ARGS=(--channels-last)
   EPOCHS=3
   OPTS=(train_cfg.max_epochs=$EPOCHS default_hooks.logger.interval=5
-        train_dataloader.dataset.dataset.indices=2000
-        knn_train_dataloader.dataset.dataset.indices=2000
-        knn_val_dataloader.dataset.dataset.indices=1000
-        custom_hooks.0.interval=$EPOCHS)
+        train_dataloader.dataset.indices=2000
+        knn_train_dataloader.dataset.indices=2000
+        knn_val_dataloader.dataset.indices=1000
+        custom_hooks.knn.interval=$EPOCHS)
 fi
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${ARGS[@]}" \
   ${OPTS[@]:+--cfg-options "${OPTS[@]}"}

@@ -30,15 +30,15 @@ fi
 OPTS=${OPTS:-}
 if [ -n "${DATA_ROOT:-}" ]; then
   for loader in train_dataloader knn_train_dataloader knn_val_dataloader; do
-    OPTS="$OPTS $loader.dataset.dataset.data_root=$DATA_ROOT"
+    OPTS="$OPTS $loader.dataset.data_root=$DATA_ROOT"
   done
 fi
 
 if [ -n "${TRAIN_SUBSET:-}" ]; then
-  OPTS="$OPTS train_dataloader.dataset.dataset.indices=$TRAIN_SUBSET"
-  OPTS="$OPTS knn_train_dataloader.dataset.dataset.indices=$TRAIN_SUBSET"
+  OPTS="$OPTS train_dataloader.dataset.indices=$TRAIN_SUBSET"
+  OPTS="$OPTS knn_train_dataloader.dataset.indices=$TRAIN_SUBSET"
 fi
-[ -z "${TEST_SUBSET:-}" ] || OPTS="$OPTS knn_val_dataloader.dataset.dataset.indices=$TEST_SUBSET"
+[ -z "${TEST_SUBSET:-}" ] || OPTS="$OPTS knn_val_dataloader.dataset.indices=$TEST_SUBSET"
 
 for m in $METHODS; do
   [ -f "configs/$m/r18_fmnist.py" ] || { echo "reproduce_fmnist: no configs/$m/r18_fmnist.py" >&2; exit 2; }

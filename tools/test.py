@@ -51,13 +51,17 @@ def parse_args() -> argparse.Namespace:
 
 
 def find_knn_hook(cfg: Config) -> dict:
-    for hook in cfg.get('custom_hooks', None) or []:
+    hooks = cfg.get('custom_hooks', None) or []
+    for hook in hooks.values() if isinstance(hooks, dict) else hooks:  # keyed by role
+        if hook is None:  # a role a config removed
+            continue
         hook_type = hook.get('type')
         name = hook_type if isinstance(hook_type, str) else getattr(hook_type, '__name__', '')
         if name.split('.')[-1] == 'KNNEvalHook':
             return hook
-    raise KeyError(f'{cfg.filename} has no KNNEvalHook in custom_hooks: add '
-                   "dict(type='KNNEvalHook', train_dataloader=..., val_dataloader=...)")
+    raise KeyError(f'{cfg.filename} has no KNNEvalHook in custom_hooks: add custom_hooks = '
+                   "dict(knn=dict(type='KNNEvalHook', train_dataloader=..., "
+                   'val_dataloader=...))')
 
 
 def main() -> None:

@@ -4,9 +4,5 @@
 # does not state its ratio). kNN: the long-tailed train set as reference, the balanced
 # test set as queries.
 _base_ = ['./r18_cifar10.py']
-train_dataloader = dict(dataset=dict(
-    _delete_=True, type='LongTailDataset', imbalance_ratio=100,
-    dataset={{_base_.train_dataloader.dataset}}))
-knn_train_dataloader = dict(dataset=dict(
-    _delete_=True, type='LongTailDataset', imbalance_ratio=100,
-    dataset={{_base_.knn_train_dataloader.dataset}}))
+train_dataloader = dict(dataset=dict(filter_cfg=dict(long_tail=dict(imbalance_ratio=100))))
+knn_train_dataloader = dict(dataset=dict(filter_cfg=dict(long_tail=dict(imbalance_ratio=100))))

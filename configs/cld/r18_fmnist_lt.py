@@ -3,7 +3,6 @@
 # in the paper (Table 1). kNN: the long-tailed train set as reference, the balanced test
 # set as queries.
 _base_ = ['./r18_fmnist.py']
-long_tail = dict(_delete_=True, type='LongTailDataset', imbalance_ratio=100,
-                 dataset={{_base_.train_dataloader.dataset.dataset}})
-train_dataloader = dict(dataset=dict(dataset=long_tail))
-knn_train_dataloader = dict(dataset=dict(dataset=long_tail))
+long_tail = dict(filter_cfg=dict(long_tail=dict(imbalance_ratio=100)))
+train_dataloader = dict(dataset=long_tail)
+knn_train_dataloader = dict(dataset=long_tail)

@@ -12,9 +12,8 @@ unseen = dict(classes=[5, 6, 7, 8, 9])
 
 
 def _source(split, classes):
-    return dict(type='DeviceDataset',
-                dataset=dict(type='FashionMNIST', data_root={{_base_.data_root}}, split=split,
-                             filter_cfg=classes))
+    return dict(type='FashionMNIST', data_root={{_base_.data_root}}, split=split,
+                filter_cfg=classes, device='auto')
 
 
 train_dataloader = dict(dataset=_source('train', seen))

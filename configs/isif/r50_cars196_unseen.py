@@ -9,14 +9,14 @@
 # the positive is the other augmentation of the same image only: the paper and the
 # released demo_unseen.py use nearest-neighbour positives on CUB-200 alone. To try them
 # here, set model = dict(memory=dict(type='NeighbourPositiveMemory')) and custom_hooks =
-# [dict(type='NeighbourPositiveHook')] in a config inheriting this one (neighbour_dataloader
-# is already set).
+# dict(neighbour_positive=dict(type='NeighbourPositiveHook')) in a config inheriting this
+# one (neighbour_dataloader is already set).
 _base_ = ['./r50_cub200_unseen.py']
 data_root = 'data/cars196'  # cars_annos.mat + car_ims/
 source = dict(type='Cars196', data_root=data_root)  # same split names as CUB200
 
 model = dict(memory=None)
-custom_hooks = []
+custom_hooks = dict(neighbour_positive=None)
 train_dataloader = dict(dataset=dict(dataset=source))  # inside NeighbourPairDataset
 neighbour_dataloader = dict(dataset=source)
 recall_dataloader = dict(dataset=source)

@@ -85,8 +85,9 @@ neighbour_dataloader = _loader('train', test_pipeline, False, 100)
 recall_dataloader = _loader('test', test_pipeline, False, 100)
 recall_cfg = dict(ks=(1, 2, 4, 8), feature='embedding')
 
-custom_hooks = [dict(type='NeighbourPositiveHook', dataloader='neighbour_dataloader', prob=0.5,
-                     feature='backbone')]
+custom_hooks = dict(neighbour_positive=dict(
+    type='NeighbourPositiveHook', dataloader='neighbour_dataloader', prob=0.5,
+    feature='backbone'))
 
 optim_wrapper = dict(
     type='OptimWrapper',

@@ -10,14 +10,14 @@
 # the positive is the other augmentation of the same image only: the paper and the
 # released demo_unseen.py use nearest-neighbour positives on CUB-200 alone. To try them
 # here, set model = dict(memory=dict(type='NeighbourPositiveMemory')) and custom_hooks =
-# [dict(type='NeighbourPositiveHook')] in a config inheriting this one (neighbour_dataloader
-# is already set).
+# dict(neighbour_positive=dict(type='NeighbourPositiveHook')) in a config inheriting this
+# one (neighbour_dataloader is already set).
 _base_ = ['./r50_cub200_unseen.py']
 data_root = 'data/Stanford_Online_Products'  # Ebay_train.txt, Ebay_test.txt, */
 source = dict(type='StanfordOnlineProducts', data_root=data_root)  # splits train / test
 
 model = dict(memory=None)
-custom_hooks = []
+custom_hooks = dict(neighbour_positive=None)
 train_dataloader = dict(dataset=dict(dataset=source))  # inside NeighbourPairDataset
 neighbour_dataloader = dict(dataset=source)
 recall_dataloader = dict(dataset=source)

@@ -5,7 +5,7 @@ from .cifar import CIFAR10, CIFAR100
 from .device import DeviceDataset, device_collate
 from .fashion_mnist import FashionMNIST
 from .image_list import ImageFolder, ImageList
-from .long_tail import LongTailDataset, long_tail_counts, long_tail_indices
+from .long_tail import long_tail_counts, long_tail_indices
 from .neighbour_pairs import NeighbourPairDataset
 from .retrieval import CUB200, Cars196, StanfordOnlineProducts
 from .samplers import ClassBalancedSampler
@@ -19,7 +19,7 @@ __all__ = [
     'InMemoryDataset', 'FashionMNIST', 'CIFAR10', 'CIFAR100', 'STL10', 'SVHN', 'ImageList',
     'ImageFolder', 'DeviceDataset', 'device_collate', 'seed_worker_from_torch', 'CUB200',
     'Cars196', 'StanfordOnlineProducts', 'SubsetFromFile', 'read_index_file',
-    'VOC07Classification', 'read_voc07_targets', 'ClassBalancedSampler', 'LongTailDataset',
+    'VOC07Classification', 'read_voc07_targets', 'ClassBalancedSampler',
     'long_tail_counts', 'long_tail_indices', 'NeighbourPairDataset', 'IndicesError',
     'SampleLoadError'
 ]

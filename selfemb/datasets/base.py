@@ -8,6 +8,11 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from .checks import checked_indices, run_pipeline
+from .device import DeviceResidentMixin
+from .long_tail import long_tail_indices
+
+FILTER_KEYS = ('classes', 'long_tail')
+LONG_TAIL_KEYS = ('imbalance_ratio', 'num_classes', 'max_per_class')
 
 
 def missing_file_error(path: str, hint: str) -> FileNotFoundError:
@@ -101,18 +106,35 @@ class FieldCacheMixin:
         return run_pipeline(self.pipeline, self.get_data_info(idx), idx, self._source_name)
 
     def filter_data(self) -> List[dict]:
-        """Keep only the entries whose ``gt_label`` is in ``filter_cfg['classes']`` (e.g.
-        ``filter_cfg=dict(classes=[0, 1, 2, 3, 4])`` for an unseen-class split); labels are
-        kept as they are. Without ``filter_cfg`` every entry is kept."""
+        """Apply ``filter_cfg`` (before ``indices``, which then select from what is kept):
+
+        * ``classes``: keep only the entries whose ``gt_label`` is listed (e.g.
+          ``dict(classes=[0, 1, 2, 3, 4])`` for an unseen-class split); labels are kept.
+        * ``long_tail``: keep a long-tailed subset, ``dict(imbalance_ratio=100)`` and
+          optionally ``num_classes`` / ``max_per_class`` (see :mod:`.long_tail`): the
+          first ``n_c`` entries of each class ``c``, in index order.
+
+        Without ``filter_cfg`` every entry is kept.
+        """
         cfg = self.filter_cfg or {}
-        unknown = set(cfg) - {'classes'}
+        name = type(self).__name__
+        unknown = set(cfg) - set(FILTER_KEYS)
         if unknown:
-            raise ValueError(f'{type(self).__name__}: unknown filter_cfg keys {sorted(unknown)}'
-                             " (supported: 'classes')")
-        if cfg.get('classes') is None:
-            return self.data_list
-        keep = {int(c) for c in cfg['classes']}
-        return [info for info in self.data_list if int(info['gt_label']) in keep]
+            raise ValueError(f'{name}: unknown filter_cfg keys {sorted(unknown)} '
+                             f'(supported: {", ".join(FILTER_KEYS)})')
+        data_list = self.data_list
+        if cfg.get('classes') is not None:
+            keep = {int(c) for c in cfg['classes']}
+            data_list = [info for info in data_list if int(info['gt_label']) in keep]
+        long_tail = cfg.get('long_tail')
+        if long_tail is not None:
+            if not isinstance(long_tail, dict) or set(long_tail) - set(LONG_TAIL_KEYS):
+                raise ValueError(f'{name}: filter_cfg.long_tail must be a dict of '
+                                 f'{LONG_TAIL_KEYS}, got {long_tail!r}')
+            labels = [int(info['gt_label']) for info in data_list]
+            rows = long_tail_indices(np.asarray(labels, np.int64), **long_tail)
+            data_list = [data_list[i] for i in rows.tolist()]
+        return data_list
 
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
         super().get_subset_(indices)
@@ -128,20 +150,24 @@ class FieldCacheMixin:
         return self._field('gt_label').copy()
 
 
-class InMemoryDataset(FieldCacheMixin, BaseDataset):
+class InMemoryDataset(DeviceResidentMixin, FieldCacheMixin, BaseDataset):
     """A data source whose images fit in memory as one ``N x H x W x C`` uint8 array (RGB).
 
     Subclasses implement :meth:`load_arrays` and list their valid ``SPLITS``. Each entry of
     the data list keeps only the row of its image (``img_idx``) and its ``gt_label`` (-1
     when unknown), so subsets (``indices=N``) are cheap and :meth:`get_images` hands the
-    whole (sub)set to the device-resident data path in one array. ``sample_idx`` (the
+    whole (sub)set to the device-resident path in one array. ``sample_idx`` (the
     position in this dataset, after subsetting) is added by ``BaseDataset.get_data_info``;
-    ``get_data_info`` adds ``img``, a private copy of the image.
+    ``get_data_info`` adds ``img``, a private copy of the image. ``device='auto'`` (or a
+    torch device string) serves the whole (sub)set from device memory instead of the
+    pipeline (:class:`~selfemb.datasets.device.DeviceResidentMixin`).
     """
 
     SPLITS: Tuple[str, ...] = ()
 
-    def __init__(self, data_root: str = '', split: str = 'train', **kwargs) -> None:
+    def __init__(self, data_root: str = '', split: str = 'train',
+                 device: Optional[str] = None, **kwargs) -> None:
+        self.use_device(device)
         if self.SPLITS and split not in self.SPLITS:
             raise ValueError(f'{type(self).__name__}: unknown split {split!r}, '
                              f'expected one of {self.SPLITS}')

@@ -5,12 +5,16 @@ class ``0`` keeps ``n_max``, the tail class ``C - 1`` keeps ``n_max / ratio`` (r
 on CIFAR-10 with ``n_max`` 5000 gives 5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50).
 The kept samples are the first ``n_c`` of each class in the source's index order, so the
 subset is the same on every rank and every run (no random state to resume).
+
+Any labelled data source takes it as a filter (applied after ``filter_cfg.classes``, before
+``indices``, which then select from the long tail)::
+
+    dataset=dict(type='CIFAR10', split='train', filter_cfg=dict(long_tail=dict(
+        imbalance_ratio=100)))
 """
-from typing import Any, List, Optional, Union
+from typing import List, Optional
 
 import numpy as np
-
-from selfemb.registry import DATASETS
 
 
 def long_tail_counts(num_classes: int, max_per_class: int, imbalance_ratio: float) -> List[int]:
@@ -38,7 +42,7 @@ def long_tail_indices(labels: np.ndarray, imbalance_ratio: float,
     """
     labels = np.asarray(labels, dtype=np.int64)
     if labels.size == 0 or labels.min() < 0:
-        raise ValueError('LongTailDataset needs a labelled source (every gt_label >= 0)')
+        raise ValueError('a long tail needs a labelled source (every gt_label >= 0)')
     num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
     available = np.bincount(labels, minlength=num_classes)
     if len(available) > num_classes:
@@ -47,36 +51,8 @@ def long_tail_indices(labels: np.ndarray, imbalance_ratio: float,
     counts = long_tail_counts(num_classes, n_max, imbalance_ratio)
     short = [c for c in range(num_classes) if available[c] < counts[c]]
     if short:
-        raise ValueError(f'LongTailDataset: classes {short} have {available[short].tolist()} '
+        raise ValueError(f'long tail: classes {short} have {available[short].tolist()} '
                          f'samples, fewer than the {[counts[c] for c in short]} required; '
                          'lower max_per_class')
     keep = [np.flatnonzero(labels == c)[:counts[c]] for c in range(num_classes)]
     return np.sort(np.concatenate(keep))
-
-
-@DATASETS.register_module()
-def LongTailDataset(dataset: Union[dict, Any], imbalance_ratio: float = 100.0,
-                    num_classes: Optional[int] = None,
-                    max_per_class: Optional[int] = None) -> Any:
-    """Build ``dataset`` and keep only its long-tailed subset (see the module doc).
-
-    Returns the source itself, subset in place with mmengine's ``get_subset_`` — so
-    ``sample_idx`` runs over the subset, ``len`` is the subset's (memories are sized from
-    it), and ``get_gt_labels()`` / ``get_images()`` (the device data path) keep working.
-
-    Args:
-        dataset: A labelled data source (``get_gt_labels()``) or its config.
-        imbalance_ratio: ``n_max / n_min`` (100 and 10 are the usual CIFAR-LT settings).
-        num_classes: C; defaults to ``max(label) + 1``.
-        max_per_class: n_max; defaults to the size of class 0.
-    """
-    if isinstance(dataset, dict):
-        dataset = DATASETS.build(dataset)
-    if not callable(getattr(dataset, 'get_gt_labels', None)) or not callable(
-            getattr(dataset, 'get_subset_', None)):
-        raise TypeError(f'LongTailDataset needs a data source with get_gt_labels() and '
-                        f'get_subset_(); {type(dataset).__name__} lacks them')
-    indices = long_tail_indices(dataset.get_gt_labels(), imbalance_ratio, num_classes,
-                                max_per_class)
-    dataset.get_subset_(indices.tolist())
-    return dataset

@@ -1,5 +1,5 @@
 """Two views per sample where the second may come from another image (ISIF Sec. 4.2)."""
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -16,9 +16,17 @@ class NeighbourPairDataset:
     ISIF's usual two augmentations of one image. ``NeighbourPositiveHook`` installs the
     partners of each epoch (the sample or its nearest neighbour) with :meth:`set_partners`
     before the epoch's data-loader workers start, so workers must not be persistent.
+    ``indices`` (a config's ``train_dataloader.dataset.indices``) goes to the source's
+    config, as in every other training config.
     """
 
-    def __init__(self, dataset: Union[dict, Any]) -> None:
+    def __init__(self, dataset: Union[dict, Any],
+                 indices: Optional[Union[int, Sequence[int]]] = None) -> None:
+        if indices is not None:
+            if not isinstance(dataset, dict):
+                raise TypeError('NeighbourPairDataset: indices need the source as a config '
+                                f'dict, got a built {type(dataset).__name__}')
+            dataset = dict(dataset, indices=indices)
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         self.partners: Optional[np.ndarray] = None
 

@@ -4,8 +4,9 @@ mmengine merges any key, so ``trian_cfg.max_epochs=1`` silently trains the defau
 schedule. :func:`check_cfg_options` requires that every key's path exists in the config
 up to its last part, and that the last part is either an existing key or an argument
 of the component the dict builds (its ``type`` looked up in the registry the key's place
-implies: ``model`` -> MODELS, ``*dataset`` -> DATASETS, hooks -> HOOKS, ...). Errors name
-the key and the closest valid names.
+implies: ``model`` -> MODELS, ``*dataset`` -> DATASETS, hooks -> HOOKS, ...). A
+``custom_hooks`` dict is keyed by role (``custom_hooks.knn.k``): an unknown role is an
+error that lists the config's roles. Errors name the key and the closest valid names.
 """
 import difflib
 import inspect
@@ -108,6 +109,11 @@ def check_cfg_option(cfg, key: str) -> None:
                                f'entries; {part!r} is not an index of it')
             node = node[int(part)]
         elif isinstance(node, dict):
+            if path == ['custom_hooks'] and part not in node:
+                roles = sorted(node)
+                raise KeyError(f'--cfg-options {key}: the config has no hook with role '
+                               f'{part!r} in custom_hooks.{_close(part, roles)} Its roles: '
+                               f'{roles}')
             if part not in node:
                 allowed = _arguments_of(node, path)
                 if allowed is None or part in allowed:

@@ -6,11 +6,14 @@
 * ``--resume`` and ``load_from`` load a checkpoint only into the model that made it
   (:func:`~selfemb.engine.model_loading.check_checkpoint`), strictly, unless
   ``allow_mismatch=True``.
+* ``custom_hooks`` may be a dict keyed by role (``dict(knn=dict(type='KNNEvalHook',
+  ...))``), so configs inherit and override hooks by role and ``--cfg-options
+  custom_hooks.knn.k=5`` works; see :func:`hooks_by_role`.
 * A training loader that yields no batch (fewer samples than the batch with
   ``drop_last``) is an error before the first epoch, not an empty run.
 """
 import os.path as osp
-from typing import Optional
+from typing import Any, List, Optional, Sequence, Union
 
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
@@ -38,6 +41,20 @@ def default_work_dir(config_file: str) -> str:
     return osp.join('work_dirs', parts[-2], stem)
 
 
+def hooks_by_role(custom_hooks: Union[None, dict, Sequence[Any]]) -> List[Any]:
+    """The list mmengine expects from ``custom_hooks``: a dict keyed by role gives its
+    values in key order, without the roles set to None (how a config removes an inherited
+    hook); a list (or None) is taken as it is."""
+    if custom_hooks is None:
+        return []
+    if isinstance(custom_hooks, dict):
+        return [hook for hook in custom_hooks.values() if hook is not None]
+    if isinstance(custom_hooks, (list, tuple)):
+        return list(custom_hooks)
+    raise TypeError(f'custom_hooks must be a dict keyed by role or a list of hooks, got '
+                    f'{type(custom_hooks).__name__}')
+
+
 def build_runner(cfg) -> Runner:
     """The runner ``cfg.runner_type`` names (default :class:`SelfembRunner`), from ``cfg``."""
     return RUNNERS.get(cfg.get('runner_type', 'SelfembRunner')).from_cfg(cfg)
@@ -46,6 +63,10 @@ def build_runner(cfg) -> Runner:
 @RUNNERS.register_module()
 class SelfembRunner(Runner):
     """Runner of every selfemb config (``runner_type = 'SelfembRunner'``)."""
+
+    def __init__(self, *args, custom_hooks: Union[None, dict, Sequence[Any]] = None,
+                 **kwargs) -> None:
+        super().__init__(*args, custom_hooks=hooks_by_role(custom_hooks), **kwargs)
 
     def load_or_resume(self) -> None:
         if self._has_loaded:

@@ -176,10 +176,8 @@ def test_indices_through_wrappers(tiny_fmnist, tmp_path):
     init_default_scope('selfemb')
     source = dict(type='FashionMNIST', data_root=str(tiny_fmnist), split='test')
     with pytest.raises(IndicesError, match=r'indices=33 .* only 32'):
-        DATASETS.build(dict(type='DeviceDataset', device='cpu',
-                            dataset=dict(source, indices=33)))
-    assert len(DATASETS.build(dict(type='DeviceDataset', device='cpu',
-                                   dataset=dict(source, indices=32)))) == 32
+        DATASETS.build(dict(source, device='cpu', indices=33))
+    assert len(DATASETS.build(dict(source, device='cpu', indices=32))) == 32
     index_file = tmp_path / 'rows.txt'
     index_file.write_text('0\n32\n')
     with pytest.raises(IndicesError, match=re.escape(str(index_file)) + r'.*FashionMNIST.*'

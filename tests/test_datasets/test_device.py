@@ -32,7 +32,7 @@ def expected(rows):
 
 
 def test_wraps_source_and_serves_items():
-    ds = DeviceDataset(dict(type='TinyDeviceSource'), device='cpu')
+    ds = DATASETS.build(dict(type='TinyDeviceSource', device='cpu'))
     assert len(ds) == N and ds.metainfo['classes'] == ('a', 'b', 'c')
     np.testing.assert_array_equal(ds.get_gt_labels(), np.arange(N) % 3)
     ds.full_init()
@@ -40,14 +40,19 @@ def test_wraps_source_and_serves_items():
     assert torch.equal(item['inputs'], expected([3])[0])
     assert isinstance(item['data_samples'], DataSample) and item['data_samples'].sample_idx == 3
     assert ds[-1]['data_samples'].sample_idx == N - 1
-    auto = DeviceDataset(TinySource())
+    auto = TinySource(device='auto')
     assert auto.images.device.type == ('cuda' if torch.cuda.is_available() else 'cpu')
     assert FUNCTIONS.get('device_collate') is device_collate
     assert DATASETS.get('DeviceDataset') is DeviceDataset
+    # the former wrapper's spelling returns the source itself, device-resident
+    alias = DATASETS.build(dict(type='DeviceDataset', device='cpu',
+                                dataset=dict(type='TinyDeviceSource')))
+    assert isinstance(alias, TinySource) and alias.device == 'cpu'
+    assert torch.equal(alias[3]['inputs'], item['inputs'])
 
 
 def test_dataloader_yields_whole_device_batches():
-    ds = DeviceDataset(TinySource(), device='cpu')
+    ds = TinySource(device='cpu')
     order = [7, 2, 9, 0, 5, 1, 8, 3, 6, 4]
     loader = DataLoader(ds, batch_size=4, sampler=order, collate_fn=device_collate)
     batches = list(loader)
@@ -65,7 +70,7 @@ def test_dataloader_yields_whole_device_batches():
 
 
 def test_subset_keeps_index_order_and_sample_idx():
-    ds = DeviceDataset(TinySource(indices=[4, 6, 8]), device='cpu')
+    ds = TinySource(indices=[4, 6, 8], device='cpu')
     assert len(ds) == 3
     b = ds.__getitems__([2, 0])
     assert torch.equal(b['inputs'], expected([8, 4]))
@@ -75,7 +80,7 @@ def test_subset_keeps_index_order_and_sample_idx():
 
 
 def test_default_sampler_shards_in_a_simulated_world(monkeypatch):
-    ds = DeviceDataset(TinySource(), device='cpu')
+    ds = TinySource(device='cpu')
     seen = []
     for rank in range(2):
         monkeypatch.setattr('mmengine.dataset.sampler.get_dist_info', lambda r=rank: (r, 2))
@@ -92,7 +97,7 @@ def test_default_sampler_shards_in_a_simulated_world(monkeypatch):
 
 
 def test_errors():
-    ds = DeviceDataset(TinySource(), device='cpu')
+    ds = TinySource(device='cpu')
     loader = DataLoader(ds, batch_size=4, num_workers=1, collate_fn=device_collate)
     with pytest.raises(RuntimeError, match='num_workers=0'):
         next(iter(loader))

@@ -48,5 +48,5 @@ def test_unseen_class_config_splits_the_classes(tiny_fmnist):
                          ('knn_train_dataloader', {0, 1, 2, 3, 4}),
                          ('knn_val_dataloader', {0, 1, 2, 3, 4}),
                          ('recall_dataloader', {5, 6, 7, 8, 9})):
-        source = dict(cfg[key].dataset.dataset, data_root=str(tiny_fmnist))
+        source = dict(cfg[key].dataset, data_root=str(tiny_fmnist))
         assert set(DATASETS.build(source).get_gt_labels().tolist()) == classes, key

@@ -8,6 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from selfemb.engine.runner import build_runner
 from selfemb.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +35,12 @@ def tutorial(tmp_path, monkeypatch):
 def test_tutorial_config_trains_with_the_new_head(tutorial, tiny_fmnist, tmp_path):
     cfg = Config.fromfile(tutorial / 'my_config.py')
     for loader in (cfg.train_dataloader, cfg.knn_train_dataloader, cfg.knn_val_dataloader):
-        loader.dataset.dataset.data_root = str(tiny_fmnist)
+        loader.dataset.data_root = str(tiny_fmnist)
         loader.batch_size = 16
-    cfg.custom_hooks[0].k = 10
+    cfg.custom_hooks.knn.k = 10
     cfg.train_cfg.max_epochs = 1
     cfg.work_dir = str(tmp_path / 'work')
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     assert type(runner.model.head).__name__ == 'NTXentHead'
     runner.train()
     assert runner.message_hub.get_info('knn') is not None

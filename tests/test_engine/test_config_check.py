@@ -16,8 +16,8 @@ def cfg() -> Config:
 
 @pytest.mark.parametrize('key', [
     'train_cfg.max_epochs', 'model.head.temperature', 'env_cfg.dist_cfg.timeout',
-    'custom_hooks.0.k', 'param_scheduler.0.gamma', 'work_dir', 'allow_mismatch',
-    'train_dataloader.dataset.dataset.indices',  # a new argument of FashionMNIST
+    'custom_hooks.knn.k', 'param_scheduler.0.gamma', 'work_dir', 'allow_mismatch',
+    'train_dataloader.dataset.indices',  # a new argument of FashionMNIST
     'default_hooks.checkpoint.max_keep_ckpts', 'optim_wrapper.optimizer.nesterov',
     'model.backbone.init_cfg.checkpoint',  # None in the config: the option makes a dict
     'data_preprocessor.batch_augments.0.scale'])
@@ -30,11 +30,11 @@ def test_valid_keys_pass(cfg, key):
     ('train_cfg.max_epoch', r"EpochBasedTrainLoop\) takes no 'max_epoch'.*'max_epochs'"),
     ('model.head.tempreature', r"takes no 'tempreature'.*'temperature'"),
     ('default_hooks.checkpoint.intervl', r"takes no 'intervl'.*'interval'"),
-    ('custom_hooks.0.intervall', r"KNNEvalHook\) takes no 'intervall'.*'interval'"),
-    ('custom_hooks.3.k', r'custom_hooks is a list of 1 entries'),
+    ('custom_hooks.knn.intervall', r"KNNEvalHook\) takes no 'intervall'.*'interval'"),
+    ('custom_hooks.knnn.k', r"no hook with role 'knnn' in custom_hooks\. Did you mean 'knn'.*"
+     r"Its roles: \['knn'\]"),
     ('optim_wrapper.optimizer.lrr', r"SGD\) takes no 'lrr'.*'lr'"),
-    ('train_dataloader.dataset.indices', r"DeviceDataset\) takes no 'indices'"),
-    ('train_dataloader.dataset.dataset.indeces', r"takes no 'indeces'.*'indices'"),
+    ('train_dataloader.dataset.indeces', r"FashionMNIST\) takes no 'indeces'.*'indices'"),
 ])
 def test_unknown_keys_name_the_closest(cfg, key, message):
     with pytest.raises(KeyError, match=message):

@@ -36,7 +36,7 @@ class RaiseOnRankHook(Hook):
 
 def options(data_root: Path, *extra: str) -> List[str]:
     """A long tiny ISIF run on 64 images (2 steps per epoch and rank) on gloo."""
-    return ['--cfg-options', f'train_dataloader.dataset.dataset.data_root={data_root}',
+    return ['--cfg-options', f'train_dataloader.dataset.data_root={data_root}',
             'train_dataloader.batch_size=16', 'train_cfg.max_epochs=1000',
             'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1000',
             'env_cfg.dist_cfg.backend=gloo', f'env_cfg.dist_cfg.timeout={TIMEOUT}', *extra]

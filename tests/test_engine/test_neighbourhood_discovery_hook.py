@@ -172,7 +172,7 @@ def tiny32(tmp_path_factory) -> Path:
 def tiny_and_cfg(data_root, work_dir, epochs_per_round: int = 1, rounds: int = 2) -> Config:
     """configs/and/r18_fmnist.py on tiny images, ``rounds x epochs_per_round``."""
     cfg = Config.fromfile(ROOT / 'configs/and/r18_fmnist.py')
-    cfg.train_dataloader.dataset.dataset.data_root = str(data_root)
+    cfg.train_dataloader.dataset.data_root = str(data_root)
     cfg.train_dataloader.batch_size = 16
     cfg.custom_hooks = []
     cfg.default_hooks.neighbourhood_discovery.epochs_per_round = epochs_per_round

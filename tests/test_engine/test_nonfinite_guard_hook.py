@@ -257,8 +257,8 @@ def test_every_rank_skips_and_stops_together():
 def test_exploding_lr_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_fmnist):
     cfg = Config.fromfile(ROOT / 'configs/isif/r18_fmnist.py')
     cfg.merge_from_dict({
-        'train_dataloader.batch_size': 8, 'train_dataloader.dataset.dataset.indices': 32,
-        'train_dataloader.dataset.dataset.data_root': str(tiny_fmnist),
+        'train_dataloader.batch_size': 8, 'train_dataloader.dataset.indices': 32,
+        'train_dataloader.dataset.data_root': str(tiny_fmnist),
         'train_cfg.max_epochs': 4, 'param_scheduler.0.milestones': [1],
         'param_scheduler.0.gamma': 1e13, 'default_hooks.checkpoint.interval': 1,
         'default_hooks.nonfinite_guard': dict(type='NonFiniteGuardHook')})

@@ -17,9 +17,9 @@ def tiny_cfg(config: str, work_dir: Path, data_root: Path, **options) -> Config:
     cfg = Config.fromfile(ROOT / config)
     opts = {'train_dataloader.batch_size': 16, 'train_cfg.max_epochs': 1,
             'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1,
-            'custom_hooks.0.k': 5}
+            'custom_hooks.knn.k': 5}
     for key in ('train_dataloader', 'knn_train_dataloader', 'knn_val_dataloader'):
-        opts[f'{key}.dataset.dataset.data_root'] = str(data_root)
+        opts[f'{key}.dataset.data_root'] = str(data_root)
     opts.update(options)
     cfg.merge_from_dict(opts)
     cfg.work_dir = str(work_dir)
@@ -98,7 +98,7 @@ def test_moved_work_dir_resumes_and_finished_run_says_so(isif_run, tiny_fmnist, 
 def test_a_loader_without_a_batch_is_an_error(tiny_fmnist, tmp_path):
     with pytest.raises(ValueError, match=r'yields no batch: 8 samples.*batch_size 16'):
         train('configs/isif/r18_fmnist.py', tmp_path, tiny_fmnist,
-              **{'train_dataloader.dataset.dataset.indices': 8})
+              **{'train_dataloader.dataset.indices': 8})
     assert not list(tmp_path.glob('*.pth'))
 
 

@@ -27,9 +27,9 @@ def tiny_cfg(data_root, work_dir, max_epochs=2) -> Config:
     cfg.model.backbone.update(stem_channels=8, base_channels=8)
     cfg.model.head.in_channels = 64
     for key in ('train_dataloader', 'knn_train_dataloader', 'knn_val_dataloader'):
-        cfg[key].dataset.dataset.data_root = str(data_root)
+        cfg[key].dataset.data_root = str(data_root)
     cfg.train_dataloader.batch_size = 16
-    cfg.custom_hooks = [h for h in cfg.custom_hooks if h.type != 'KNNEvalHook']
+    cfg.custom_hooks = [h for h in cfg.custom_hooks.values() if h.type != 'KNNEvalHook']
     cfg.train_cfg.max_epochs = max_epochs
     cfg.param_scheduler[0].update(T_max=max_epochs, end=max_epochs)
     cfg.default_hooks.checkpoint.interval = 1

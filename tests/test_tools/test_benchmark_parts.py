@@ -17,7 +17,7 @@ def test_parts_mode_reports_the_share_of_the_step(capsys, monkeypatch, tiny_fmni
     monkeypatch.setattr(sys, 'argv', [
         'benchmark.py', str(ROOT / 'configs/interclr/r18_fmnist.py'), '--parts', '--iters', '2',
         '--warmup', '0', '--cfg-options', 'train_dataloader.batch_size=8',
-        f'train_dataloader.dataset.dataset.data_root={tiny_fmnist}',
+        f'train_dataloader.dataset.data_root={tiny_fmnist}',
         'model.memory.num_clusters=4', 'model.memory.min_cluster=2', 'model.num_negatives=8',
         'model.intra_negatives=16'])
     benchmark.main()

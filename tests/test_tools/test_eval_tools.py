@@ -66,7 +66,7 @@ def test_recall_at_k_tool_from_npy_and_from_checkpoint(tiny_fmnist, tmp_path, ca
     model = build_model_from_cfg(Config.fromfile(ROOT / config))
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), tmp_path / 'isif.pth')
     out = run_tool('tools/benchmarks/recall_at_k.py', config, tmp_path / 'isif.pth',
-                   '--cfg-options', f'recall_dataloader.dataset.dataset.data_root={tiny_fmnist}',
+                   '--cfg-options', f'recall_dataloader.dataset.data_root={tiny_fmnist}',
                    capsys=capsys)
     result = json.loads(out.strip().splitlines()[-1])
     assert set(result) == {'R@1', 'R@2', 'R@4', 'R@8', 'NMI'}
@@ -143,7 +143,7 @@ def test_model_selection_score_tool_from_checkpoint(tiny_fmnist, tmp_path, capsy
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), tmp_path / 'isif.pth')
     out = run_tool('tools/analysis/model_selection_score.py', config, tmp_path / 'isif.pth',
                    '--k', 4, '--max-samples', 20, '--cfg-options',
-                   f'train_dataloader.dataset.dataset.data_root={tiny_fmnist}',
+                   f'train_dataloader.dataset.data_root={tiny_fmnist}',
                    'train_dataloader.batch_size=8', capsys=capsys)
     result = json.loads(out.strip().splitlines()[-1])
     assert result['num_samples'] == 20 and result['k'] == 4

@@ -26,7 +26,7 @@ _spec.loader.exec_module(tool)
 def overrides(data_root: Path) -> dict:
     out = {}
     for key in ('knn_train_dataloader', 'knn_val_dataloader'):
-        out.update({f'{key}.dataset.dataset.data_root': str(data_root), f'{key}.batch_size': 32})
+        out.update({f'{key}.dataset.data_root': str(data_root), f'{key}.batch_size': 32})
     return out
 
 

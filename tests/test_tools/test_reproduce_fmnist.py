@@ -19,7 +19,7 @@ def run(work_root: Path, data: Path, methods: str, epochs: int, **env_vars: str
     env = dict(os.environ, **env_vars, PYTHON=sys.executable, METHODS=methods, JOBS='2',
                ARGS='', DATA_ROOT=str(data), EPOCHS='1 2 3', OMP_NUM_THREADS='1',
                OPTS=f'train_cfg.max_epochs={epochs} train_dataloader.batch_size=16 '
-                    'custom_hooks.0.k=5 default_hooks.logger.interval=1')
+                    'custom_hooks.knn.k=5 default_hooks.logger.interval=1')
     return subprocess.run(['bash', str(SCRIPT), str(work_root)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=900)
 

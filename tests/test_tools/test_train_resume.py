@@ -9,7 +9,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ['train_dataloader.batch_size=16', 'default_hooks.checkpoint.interval=1',
-        'default_hooks.logger.interval=1', 'custom_hooks.0.interval=1', 'custom_hooks.0.k=10']
+        'default_hooks.logger.interval=1', 'custom_hooks.knn.interval=1', 'custom_hooks.knn.k=10']
 
 
 def train(config: str, work_dir: Path, data_root: Path, *extra: str, launcher=None) -> str:

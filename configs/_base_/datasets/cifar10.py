@@ -45,7 +45,8 @@ def _loader(split, pipeline, shuffle, batch_size, workers=8):
 train_dataloader = _loader('train', train_pipeline, True, 128)
 knn_train_dataloader = _loader('train', test_pipeline, False, 512, workers=2)
 knn_val_dataloader = _loader('test', test_pipeline, False, 512, workers=2)
-custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
-         val_dataloader='knn_val_dataloader', interval=10, k=200, temperature=0.1)
-]
+# hooks keyed by role: a child overrides by role (custom_hooks = dict(knn=dict(interval=5)))
+# or removes one (dict(knn=None)); --cfg-options custom_hooks.knn.k=5
+custom_hooks = dict(
+    knn=dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
+             val_dataloader='knn_val_dataloader', interval=10, k=200, temperature=0.1))

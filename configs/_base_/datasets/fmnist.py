@@ -10,7 +10,4 @@ data_preprocessor = dict(mean=[72.94, 72.94, 72.94], std=[90.02, 90.02, 90.02])
 train_dataloader = dict(dataset=source)
 knn_train_dataloader = dict(dataset=source)
 knn_val_dataloader = dict(dataset=source)
-custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
-         val_dataloader='knn_val_dataloader', interval=1, k=200, temperature=0.1)
-]
+custom_hooks = dict(knn=dict(interval=1))

@@ -24,15 +24,16 @@ def _loader(split, shuffle, batch_size):
         persistent_workers=False,
         sampler=dict(type='DefaultSampler', shuffle=shuffle),
         collate_fn=dict(type='selfemb.device_collate'),
-        dataset=dict(type='DeviceDataset',
-                     dataset=dict(type=dataset_type, data_root=data_root, split=split)))
+        # device='auto': the whole split on this rank's GPU, served a batch at a time
+        dataset=dict(type=dataset_type, data_root=data_root, split=split, device='auto'))
 
 
 train_dataloader = _loader('train', True, 128)
 # kNN: train features recomputed with the test transform, evaluated on the test split.
 knn_train_dataloader = _loader('train', False, 512)
 knn_val_dataloader = _loader('test', False, 512)
-custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
-         val_dataloader='knn_val_dataloader', interval=1, k=200, temperature=0.1)
-]
+# hooks keyed by role: a child overrides by role (custom_hooks = dict(knn=dict(interval=5)))
+# or removes one (dict(knn=None)); --cfg-options custom_hooks.knn.k=5
+custom_hooks = dict(
+    knn=dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
+             val_dataloader='knn_val_dataloader', interval=1, k=200, temperature=0.1))

@@ -46,7 +46,8 @@ def _loader(ann_file, img_dir, pipeline, shuffle, batch_size, workers=8):
 train_dataloader = _loader('meta/train.txt', 'train', train_pipeline, True, 32)
 knn_train_dataloader = _loader('meta/train.txt', 'train', test_pipeline, False, 128)
 knn_val_dataloader = _loader('meta/val.txt', 'val', test_pipeline, False, 128)
-custom_hooks = [
-    dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
-         val_dataloader='knn_val_dataloader', interval=10, k=200, temperature=0.07)
-]
+# hooks keyed by role: a child overrides by role (custom_hooks = dict(knn=dict(interval=5)))
+# or removes one (dict(knn=None)); --cfg-options custom_hooks.knn.k=5
+custom_hooks = dict(
+    knn=dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
+             val_dataloader='knn_val_dataloader', interval=10, k=200, temperature=0.07))

@@ -16,8 +16,9 @@ param_scheduler = [
          milestones=[6, 8], gamma=0.1)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=num_rounds * epochs_per_round)
-# the discovery hook sits in default_hooks (a dict, so it merges with the runtime's hooks
-# and the dataset base keeps its kNN monitor in custom_hooks)
+# the discovery hook sits in default_hooks (keyed by role like custom_hooks; this file and
+# the dataset base, whose custom_hooks hold the kNN monitor, are sibling bases, and mmengine
+# refuses a key that two sibling bases both set)
 default_hooks = dict(
     neighbourhood_discovery=dict(
         type='NeighbourhoodDiscoveryHook', epochs_per_round=epochs_per_round,

@@ -9,7 +9,8 @@ from mmpretrain.datasets.transforms import MultiView, PackInputs
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader
 
-from selfemb.datasets.device import DeviceDataset, device_collate
+from selfemb.datasets.base import InMemoryDataset
+from selfemb.datasets.device import device_collate
 from selfemb.models.data_preprocessors.selfsup_preprocessor import SelfSupPreprocessor
 from selfemb.registry import MODELS
 
@@ -146,16 +147,12 @@ def test_data_samples_state_and_copies():
 def test_device_dataset_to_preprocessor():
     images = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8)
 
-    class Source:
-        metainfo: dict = {}
+    class Source(InMemoryDataset):
 
-        def get_images(self):
-            return images.permute(0, 2, 3, 1).numpy()
+        def load_arrays(self):
+            return images.permute(0, 2, 3, 1).numpy(), np.zeros(6, np.int64)
 
-        def __len__(self):
-            return 6
-
-    ds = DeviceDataset(Source(), device='cpu')
+    ds = Source(device='cpu')
     batch = next(iter(DataLoader(ds, batch_size=4, sampler=[5, 1, 2, 0],
                                  collate_fn=device_collate)))
     pre = SelfSupPreprocessor(MEAN, STD, batch_augments=ISIF)
