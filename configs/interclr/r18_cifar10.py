@@ -15,4 +15,3 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=200, eta_min=3e-5, by_epoch=True, begin=0, end=200)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
-default_hooks = dict(odc_init=dict(type='ODCInitHook', dataloader='knn_train_dataloader'))

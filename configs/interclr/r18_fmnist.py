@@ -14,5 +14,4 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=20, eta_min=3e-5, by_epoch=True, begin=0, end=20)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)
-default_hooks = dict(checkpoint=dict(interval=5),
-                     odc_init=dict(type='ODCInitHook', dataloader='knn_train_dataloader'))
+default_hooks = dict(checkpoint=dict(interval=5))

@@ -58,5 +58,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=200, eta_min=3e-5, by_epoch=True, begin=0, end=200)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
-default_hooks = dict(odc_init=dict(type='ODCInitHook', dataloader='knn_train_dataloader'))
+# the hook InterCLR cannot run without (as in configs/_base_/models/interclr_r18_cifar.py,
+# this file's own model): the initial global k-means of the bank
+method_hooks = dict(odc_init=dict(type='ODCInitHook', dataloader='knn_train_dataloader'))
 auto_scale_lr = dict(base_batch_size=256)

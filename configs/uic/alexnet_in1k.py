@@ -36,7 +36,8 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=True, begin=0, end=500)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500)
-# the kNN monitor comes with the dataset base (custom_hooks.knn)
-custom_hooks = dict(labels=dict(type='UICLabelHook'))
+# the hook UIC cannot run without (as in configs/_base_/models/uic_r18_cifar.py, this
+# file's own model), after the dataset base's kNN monitor: the labels of epoch t from t-1
+method_hooks = dict(labels=dict(type='UICLabelHook'))
 default_hooks = dict(checkpoint=dict(interval=10))
 auto_scale_lr = dict(base_batch_size=256)

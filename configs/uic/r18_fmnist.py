@@ -18,6 +18,4 @@ optim_wrapper = dict(
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=20, eta_min=0.0,
                         begin=0, end=20)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)
-# the kNN monitor comes with the dataset base (custom_hooks.knn)
-custom_hooks = dict(labels=dict(type='UICLabelHook'))  # labels of epoch t from t-1
 default_hooks = dict(checkpoint=dict(interval=5))

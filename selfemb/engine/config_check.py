@@ -4,9 +4,10 @@ mmengine merges any key, so ``trian_cfg.max_epochs=1`` silently trains the defau
 schedule. :func:`check_cfg_options` requires that every key's path exists in the config
 up to its last part, and that the last part is either an existing key or an argument
 of the component the dict builds (its ``type`` looked up in the registry the key's place
-implies: ``model`` -> MODELS, ``*dataset`` -> DATASETS, hooks -> HOOKS, ...). A
-``custom_hooks`` dict is keyed by role (``custom_hooks.knn.k``): an unknown role is an
-error that lists the config's roles. Errors name the key and the closest valid names.
+implies: ``model`` -> MODELS, ``*dataset`` -> DATASETS, hooks -> HOOKS, ...). The
+``custom_hooks`` and ``method_hooks`` dicts are keyed by role (``custom_hooks.knn.k``): an
+unknown role is an error that lists the config's roles. Errors name the key and the
+closest valid names.
 """
 import difflib
 import inspect
@@ -63,7 +64,7 @@ def _registry_for(path: List[str]):
         return r.DATASETS
     if last == 'sampler':
         return r.DATA_SAMPLERS
-    if top in ('default_hooks', 'custom_hooks'):
+    if top in ('default_hooks', 'custom_hooks', 'method_hooks'):
         return r.HOOKS
     if path == ['train_cfg']:
         return r.LOOPS
@@ -109,10 +110,10 @@ def check_cfg_option(cfg, key: str) -> None:
                                f'entries; {part!r} is not an index of it')
             node = node[int(part)]
         elif isinstance(node, dict):
-            if path == ['custom_hooks'] and part not in node:
+            if path in (['custom_hooks'], ['method_hooks']) and part not in node:
                 roles = sorted(node)
                 raise KeyError(f'--cfg-options {key}: the config has no hook with role '
-                               f'{part!r} in custom_hooks.{_close(part, roles)} Its roles: '
+                               f'{part!r} in {path[0]}.{_close(part, roles)} Its roles: '
                                f'{roles}')
             if part not in node:
                 allowed = _arguments_of(node, path)

@@ -8,10 +8,15 @@
   ``allow_mismatch=True``.
 * ``custom_hooks`` may be a dict keyed by role (``dict(knn=dict(type='KNNEvalHook',
   ...))``), so configs inherit and override hooks by role and ``--cfg-options
-  custom_hooks.knn.k=5`` works; see :func:`hooks_by_role`.
+  custom_hooks.knn.k=5`` works; see :func:`hooks_by_role`. ``method_hooks``, the same
+  kind of dict, holds the hooks a method cannot run without (AND's discovery, InterCLR's
+  initial k-means, UIC's labels), declared in the method's model base file; they are
+  registered after ``custom_hooks`` (mmengine refuses a key that two sibling ``_base_``
+  files both set, so the model base and the dataset base need keys of their own).
 * A training loader that yields no batch (fewer samples than the batch with
   ``drop_last``) is an error before the first epoch, not an empty run.
 """
+import copy
 import os.path as osp
 from typing import Any, List, Optional, Sequence, Union
 
@@ -67,6 +72,16 @@ class SelfembRunner(Runner):
     def __init__(self, *args, custom_hooks: Union[None, dict, Sequence[Any]] = None,
                  **kwargs) -> None:
         super().__init__(*args, custom_hooks=hooks_by_role(custom_hooks), **kwargs)
+
+    @classmethod
+    def from_cfg(cls, cfg) -> Runner:
+        """mmengine's ``from_cfg``, with ``method_hooks`` appended to ``custom_hooks``."""
+        method_hooks = hooks_by_role(cfg.get('method_hooks'))
+        if method_hooks:
+            cfg = copy.deepcopy(cfg)
+            cfg.custom_hooks = hooks_by_role(cfg.get('custom_hooks')) + method_hooks
+            cfg.pop('method_hooks')
+        return super().from_cfg(cfg)
 
     def load_or_resume(self) -> None:
         if self._has_loaded:

@@ -50,7 +50,7 @@ def test_round_lr_equals_the_official_step_policy(config):
 @pytest.mark.parametrize('config', [c for c in ROUND_CFGS if 'super_and' in c])
 def test_ue_weight_equals_the_official_step(config):
     cfg = Config.fromfile(ROOT / config)
-    head, per_round = cfg.model.head, cfg.default_hooks.neighbourhood_discovery.epochs_per_round
+    head, per_round = cfg.model.head, cfg.param_scheduler[0].epochs_per_round
     scale = 200 // per_round
     for t in range(per_round):  # official: val = 0.2 * (epoch // 80), epoch of the round
         assert ue_weight(t, head.ue_step, head.ue_factor) == \

@@ -175,7 +175,6 @@ def tiny_and_cfg(data_root, work_dir, epochs_per_round: int = 1, rounds: int = 2
     cfg.train_dataloader.dataset.data_root = str(data_root)
     cfg.train_dataloader.batch_size = 16
     cfg.custom_hooks = []
-    cfg.default_hooks.neighbourhood_discovery.epochs_per_round = epochs_per_round
     cfg.param_scheduler = [dict(cfg.param_scheduler[0], epochs_per_round=epochs_per_round,
                                 milestones=[])]
     cfg.train_cfg.max_epochs = rounds * epochs_per_round

@@ -11,8 +11,8 @@ from tests.test_tools.test_train_resume import state, train
 
 CONFIG = 'configs/and/r18_fmnist.py'
 # 2 rounds x 2 epochs; lr x0.1 after the first epoch of each round
-ROUNDS = ['default_hooks.neighbourhood_discovery.epochs_per_round=2',
-          'param_scheduler.0.epochs_per_round=2', 'param_scheduler.0.milestones=[1]']
+# (the discovery hook takes its round length from the scheduler)
+ROUNDS = ['param_scheduler.0.epochs_per_round=2', 'param_scheduler.0.milestones=[1]']
 
 
 def epoch_lrs(log: str) -> dict:

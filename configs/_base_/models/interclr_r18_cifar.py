@@ -26,3 +26,6 @@ model = dict(
     key_momentum=0.99,
     bank_source='key',
 )
+# the hook InterCLR cannot run without, keyed by role (registered after custom_hooks): the
+# initial global k-means of the bank, on embeddings of the training set
+method_hooks = dict(odc_init=dict(type='ODCInitHook', dataloader='knn_train_dataloader'))

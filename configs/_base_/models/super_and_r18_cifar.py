@@ -18,3 +18,8 @@ model = dict(
               ue_step=80, ue_factor=0.2, ue_self_logit=-10.0),
     memory=dict(type='NeighbourhoodMemory', feat_dim=128, momentum=0.5, num_neighbours=1),
 )
+# the hooks Super-AND cannot run without, keyed by role (registered after custom_hooks): the
+# discovery of anchors and neighbours before every round (its round length comes from
+# the schedule's RoundMultiStepLR)
+method_hooks = dict(
+    discovery=dict(type='NeighbourhoodDiscoveryHook', select_rate=0.25, k=1, temperature=0.1))

@@ -11,3 +11,6 @@ model = dict(
                   zero_init_residual=False, init_cfg=None),
     head=dict(type='UICHead', in_channels=512),
 )
+# the hook UIC cannot run without, keyed by role (registered after custom_hooks, so after
+# the kNN monitor): the labels of epoch t from the predictions of epoch t - 1
+method_hooks = dict(labels=dict(type='UICLabelHook'))

@@ -16,10 +16,5 @@ param_scheduler = [
          milestones=[6, 8], gamma=0.1)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=num_rounds * epochs_per_round)
-# the discovery hook sits in default_hooks (keyed by role like custom_hooks; this file and
-# the dataset base, whose custom_hooks hold the kNN monitor, are sibling bases, and mmengine
-# refuses a key that two sibling bases both set)
-default_hooks = dict(
-    neighbourhood_discovery=dict(
-        type='NeighbourhoodDiscoveryHook', epochs_per_round=epochs_per_round,
-        select_rate=0.25, k=1, temperature=0.1))
+# NeighbourhoodDiscoveryHook (method_hooks.discovery of the AND / Super-AND model bases)
+# takes its round length from RoundMultiStepLR above.

@@ -5,8 +5,8 @@
 # round: 0.03 for epochs 0-119 of the round, 0.003 for 120-159, 0.0003 for 160-199, as
 # both official codes (lr * 0.1 ** ((epoch - 80) // 40) from epoch 80: first decay at
 # 120). (The kNN monitor comes with the dataset base.)
-# To change the round length, set param_scheduler.0.epochs_per_round,
-# default_hooks.neighbourhood_discovery.epochs_per_round and train_cfg.max_epochs together.
+# To change the round length, set param_scheduler.0.epochs_per_round and
+# train_cfg.max_epochs together (the discovery hook reads the scheduler's).
 _base_ = ['../default_runtime.py']
 
 num_rounds = 5
@@ -20,10 +20,5 @@ param_scheduler = [
          milestones=[120, 160], gamma=0.1)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=num_rounds * epochs_per_round)
-# the discovery hook sits in default_hooks (keyed by role like custom_hooks; this file and
-# the dataset base, whose custom_hooks hold the kNN monitor, are sibling bases, and mmengine
-# refuses a key that two sibling bases both set)
-default_hooks = dict(
-    neighbourhood_discovery=dict(
-        type='NeighbourhoodDiscoveryHook', epochs_per_round=epochs_per_round,
-        select_rate=0.25, k=1, temperature=0.1))
+# NeighbourhoodDiscoveryHook (method_hooks.discovery of the AND / Super-AND model bases)
+# takes its round length from RoundMultiStepLR above.

@@ -44,11 +44,13 @@ class NeighbourhoodDiscoveryHook(Hook):
     consistency (fraction of anchor–neighbour pairs with equal labels; analysis only,
     never used for training) as ``and/num_anchors`` and ``and/consistency``. Every epoch
     it also records ``and_round`` and ``and_epoch_in_round`` in the message hub (for
-    round-dependent loss weights). Pair it with ``RoundMultiStepLR`` (same
-    ``epochs_per_round``) for the per-round learning-rate restart.
+    round-dependent loss weights). Pair it with ``RoundMultiStepLR`` for the per-round
+    learning-rate restart: the round length is then the scheduler's, set once.
 
     Args:
-        epochs_per_round: Epochs per round (200 in the paper).
+        epochs_per_round: Epochs per round (200 in the paper); ``None`` (default): the
+            ``epochs_per_round`` of the run's ``RoundMultiStepLR``, so the method's model
+            base can declare this hook without knowing the schedule.
         select_rate: Anchor fraction added per round (0.25).
         k: Neighbours per anchor (1); must equal the memory's ``num_neighbours``.
         temperature: τ of the entropy's softmax (0.1).
@@ -61,10 +63,11 @@ class NeighbourhoodDiscoveryHook(Hook):
 
     priority = 'NORMAL'
 
-    def __init__(self, epochs_per_round: int, select_rate: float = 0.25, k: int = 1,
-                 temperature: float = 0.1, chunk_size: Optional[int] = None,
+    def __init__(self, epochs_per_round: Optional[int] = None, select_rate: float = 0.25,
+                 k: int = 1, temperature: float = 0.1, chunk_size: Optional[int] = None,
                  precision: str = 'fp32', fused: bool = True) -> None:
-        if epochs_per_round < 1 or not 0 < select_rate <= 1 or k < 1 or temperature <= 0:
+        if (epochs_per_round is not None and epochs_per_round < 1) or not 0 < select_rate <= 1 \
+                or k < 1 or temperature <= 0:
             raise ValueError('NeighbourhoodDiscoveryHook needs epochs_per_round >= 1, '
                              '0 < select_rate <= 1, k >= 1 and temperature > 0, got '
                              f'epochs_per_round={epochs_per_round}, select_rate={select_rate}, '
@@ -94,6 +97,13 @@ class NeighbourhoodDiscoveryHook(Hook):
         schedulers = runner.param_schedulers or []
         if isinstance(schedulers, dict):
             schedulers = [s for group in schedulers.values() for s in group]
+        if self.epochs_per_round is None:
+            periods = [s.epochs_per_round for s in schedulers if hasattr(s, 'epochs_per_round')]
+            if not periods:
+                raise ValueError('NeighbourhoodDiscoveryHook has no epochs_per_round and the '
+                                 'run has no RoundMultiStepLR to take it from; set '
+                                 'method_hooks.discovery.epochs_per_round')
+            self.epochs_per_round = periods[0]
         for scheduler in schedulers:
             period = getattr(scheduler, 'epochs_per_round', self.epochs_per_round)
             if period != self.epochs_per_round:

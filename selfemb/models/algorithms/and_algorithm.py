@@ -21,7 +21,7 @@ from .instance import InstanceAlgorithm
 @MODELS.register_module(name='AND')
 class AND(InstanceAlgorithm):
     """Anchor neighbourhood discovery (``head``: ANDHead, ``memory``: NeighbourhoodMemory,
-    ``custom_hooks``: NeighbourhoodDiscoveryHook; 1 view). The head receives the bank,
+    ``method_hooks``: NeighbourhoodDiscoveryHook; 1 view). The head receives the bank,
     the batch's neighbourhoods and the epoch within the round."""
 
     def __init__(self, *args, **kwargs) -> None:

@@ -41,7 +41,7 @@ from .base import EmbeddingAlgorithm
 @MODELS.register_module()
 class InterCLR(EmbeddingAlgorithm):
     """InterCLR (``memory``: ODCMemory; ``intra_head`` / ``inter_head``: MarginNCEHead;
-    ``custom_hooks``: ODCInitHook for the initial global k-means).
+    ``method_hooks``: ODCInitHook for the initial global k-means).
 
     Args:
         intra_head, inter_head: MarginNCEHead configs (margins +0.35 / -0.5 ...).
@@ -139,7 +139,7 @@ class InterCLR(EmbeddingAlgorithm):
         bank = self.memory.current_bank()  # relabel / re-average with the previous batch
         if not bool(self.memory.initialized):
             raise RuntimeError('InterCLR: the ODCMemory has no initial clustering; add '
-                               "dict(type='ODCInitHook') to custom_hooks")
+                               "method_hooks = dict(odc_init=dict(type='ODCInitHook'))")
         views = self.views(inputs, 2 if self.intra_source == 'moco' else 1)
         q = self.embed(views[0])
         loss_intra, k = self.intra_loss(views, q, bank, indices)

@@ -18,6 +18,6 @@ from .and_algorithm import AND
 @MODELS.register_module()
 class SuperAND(AND):
     """Super-AND (``backbone``: SobelResNet, ``head``: SuperANDHead, ``memory``:
-    NeighbourhoodMemory, ``custom_hooks``: NeighbourhoodDiscoveryHook; 2 views)."""
+    NeighbourhoodMemory, ``method_hooks``: NeighbourhoodDiscoveryHook; 2 views)."""
 
     default_views = 2

@@ -19,7 +19,7 @@ PROVIDERS = dict(
     indices="data samples with `sample_idx` (selfemb datasets keep it)",
     bank="a memory bank: memory=dict(type='SimpleMemory', feat_dim=...)",
     neighbours="anchor neighbourhoods: memory=dict(type='NeighbourhoodMemory', ...) and "
-               "custom_hooks.discovery=dict(type='NeighbourhoodDiscoveryHook', ...)",
+               "method_hooks.discovery=dict(type='NeighbourhoodDiscoveryHook', ...)",
     anchor="anchor neighbourhoods: memory=dict(type='NeighbourhoodMemory', ...)",
 )
 

@@ -64,7 +64,7 @@ class SuperANDHead(ANDHead):
         if batch.round_epoch is None:
             if not self._warned_no_epoch:
                 print_log('SuperANDHead: no epoch within the AND round (is '
-                          'NeighbourhoodDiscoveryHook in custom_hooks?); the UE loss weight '
+                          'NeighbourhoodDiscoveryHook in method_hooks?); the UE loss weight '
                           'is taken at epoch 0 of the round, i.e. 0', logger='current',
                           level=logging.WARNING)
                 self._warned_no_epoch = True
