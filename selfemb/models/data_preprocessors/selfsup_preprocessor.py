@@ -21,7 +21,7 @@ class SelfSupPreprocessor(BaseDataPreprocessor):
     (b) a list over views of per-sample lists (``pseudo_collate`` transposes what
         ``MultiView`` + ``PackInputs`` pack per sample, a list of view tensors), or a
         list of ``B x C x H x W`` view batches (``default_collate``) -> one batch per view;
-    (c) a ``B x C x H x W`` batch (``DeviceDataset`` + ``device_collate``): with
+    (c) a ``B x C x H x W`` batch (a source with ``device`` + ``device_collate``): with
         ``training`` and ``batch_augments``, ``num_views`` independently augmented views
         computed on the device in one pass over ``num_views * B`` images; otherwise one.
 
