@@ -7,11 +7,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-from .checks import checked_indices, run_pipeline
+from .checks import IndicesError, checked_indices, run_pipeline
 from .device import DeviceResidentMixin
 from .long_tail import long_tail_indices
 
-FILTER_KEYS = ('classes', 'long_tail')
+FILTER_KEYS = ('classes', 'long_tail', 'index_file')
 LONG_TAIL_KEYS = ('imbalance_ratio', 'num_classes', 'max_per_class')
 
 
@@ -113,6 +113,10 @@ class FieldCacheMixin:
         * ``long_tail``: keep a long-tailed subset, ``dict(imbalance_ratio=100)`` and
           optionally ``num_classes`` / ``max_per_class`` (see :mod:`.long_tail`): the
           first ``n_c`` entries of each class ``c``, in index order.
+        * ``index_file``: keep the rows listed in a text file (a semi-supervised label
+          subset, see :func:`.subset.read_index_file`), in the file's order; the rows are
+          positions after ``classes`` and ``long_tail``. A row outside them is an
+          ``IndicesError`` that names the file.
 
         Without ``filter_cfg`` every entry is kept.
         """
@@ -134,6 +138,15 @@ class FieldCacheMixin:
             labels = [int(info['gt_label']) for info in data_list]
             rows = long_tail_indices(np.asarray(labels, np.int64), **long_tail)
             data_list = [data_list[i] for i in rows.tolist()]
+        index_file = cfg.get('index_file')
+        if index_file is not None:
+            from .subset import read_index_file  # subset.py imports this module
+            rows = read_index_file(index_file)
+            try:
+                rows = checked_indices(self._source_name(), len(data_list), rows)
+            except IndicesError as e:
+                raise IndicesError(f'{index_file}: an index is outside {name}: {e}') from e
+            data_list = [data_list[i] for i in rows]
         return data_list
 
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:

@@ -1,4 +1,6 @@
-"""Train on a labelled subset (semi-supervised 1% / 10%) named by an index file."""
+"""Labelled subsets (semi-supervised 1% / 10%): index files, written by
+tools/benchmarks/classification/make_semi_subsets.py and read by ``filter_cfg.index_file``
+of every data source."""
 import os.path as osp
 from typing import Any, List
 
@@ -7,7 +9,6 @@ import numpy as np
 from selfemb.registry import DATASETS
 
 from .base import missing_file_error
-from .checks import IndicesError
 
 
 def read_index_file(path: str) -> List[int]:
@@ -56,21 +57,12 @@ def class_balanced_subset(labels: np.ndarray, percent: float, seed: int = 0) -> 
 
 @DATASETS.register_module()
 def SubsetFromFile(dataset: dict, index_file: str) -> Any:
-    """The data source ``dataset`` (a config) restricted to the rows listed in
-    ``index_file`` (positions in the full source, after ``filter_cfg``), i.e. the source
-    built with ``indices=[...]`` — so it keeps its labels, ``get_gt_labels`` and every
-    other method. Config::
+    """Earlier configs' spelling of a label subset, kept so they still build: the source
+    ``dataset`` with ``filter_cfg.index_file=index_file`` added (see
+    ``FieldCacheMixin.filter_data``). New configs write the flat form::
 
-        dataset=dict(type='SubsetFromFile', index_file='data/fmnist_10pct_seed0.txt',
-                     dataset=dict(type='FashionMNIST', split='train', pipeline=...))
+        dataset=dict(type='FashionMNIST', split='train', pipeline=...,
+                     filter_cfg=dict(index_file='data/fmnist_semi/train_10pct_seed0.txt'))
     """
-    if 'indices' in dataset:
-        raise ValueError('SubsetFromFile: give the rows in index_file, not dataset.indices')
-    indices = read_index_file(index_file)
-    source = DATASETS.build(dict(dataset, indices=indices, lazy_init=True))
-    try:
-        source.full_init()
-    except IndicesError as e:
-        raise IndicesError(f'{index_file}: an index is outside {dataset.get("type")}: '
-                           f'{e}') from e
-    return source
+    filter_cfg = dict(dataset.get('filter_cfg') or {}, index_file=index_file)
+    return DATASETS.build(dict(dataset, filter_cfg=filter_cfg))

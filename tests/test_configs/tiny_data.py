@@ -9,6 +9,7 @@ from tests.test_datasets.test_cifar import batch_data, dump
 from tests.test_datasets.test_retrieval import image, write_cars, write_cub
 from tests.test_datasets.test_stl10 import x_bytes
 from tests.test_datasets.test_svhn import write_mat
+from tests.test_datasets.test_voc07 import write_voc07
 
 RNG = np.random.default_rng(0)
 
@@ -94,6 +95,13 @@ def write_sop(root: Path, per_split: int = 12) -> Path:
     return root
 
 
+def write_voc07_splits(root: Path, per_split: int = 6) -> Path:
+    """VOC2007 trainval and test (ImageSets/Main lists, class files, 8 x 8 JPEGs)."""
+    write_voc07(root, 'trainval', ids=[f'{i:06d}' for i in range(per_split)])
+    write_voc07(root, 'test', ids=[f'{i:06d}' for i in range(100, 100 + per_split)], seed=1)
+    return root
+
+
 WRITERS = {
     'FashionMNIST': write_fashion_mnist,
     'CIFAR10': write_cifar10,
@@ -104,4 +112,5 @@ WRITERS = {
     'CUB200': write_cub200,
     'Cars196': write_cars196,
     'StanfordOnlineProducts': write_sop,
+    'VOC07Classification': write_voc07_splits,
 }

@@ -182,5 +182,4 @@ def test_indices_through_wrappers(tiny_fmnist, tmp_path):
     index_file.write_text('0\n32\n')
     with pytest.raises(IndicesError, match=re.escape(str(index_file)) + r'.*FashionMNIST.*'
                        r'indices\[1\]=32 is outside its 32 samples'):
-        DATASETS.build(dict(type='SubsetFromFile', index_file=str(index_file),
-                            dataset=source))
+        DATASETS.build(dict(source, filter_cfg=dict(index_file=str(index_file))))

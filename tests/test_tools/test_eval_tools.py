@@ -40,12 +40,24 @@ def test_make_semi_subsets_from_config(tiny_fmnist, tmp_path, capsys):
     out = run_tool('tools/benchmarks/classification/make_semi_subsets.py',
                    'configs/benchmarks/semi/r18_fmnist_10pct.py', '--percent', 10, 50,
                    '--out', tmp_path, '--cfg-options',
-                   f'train_dataloader.dataset.dataset.data_root={tiny_fmnist}', capsys=capsys)
+                   f'train_dataloader.dataset.data_root={tiny_fmnist}',
+                   'train_dataloader.dataset.indices=3', capsys=capsys)  # ignored by the tool
     assert 'train_50pct_seed0.txt' in out
     idx = np.loadtxt(tmp_path / 'train_50pct_seed0.txt', dtype=int)
     labels = np.arange(64) % 10  # tiny_fmnist: 7 of classes 0-3, 6 of classes 4-9
     assert np.bincount(labels[idx]).tolist() == [4] * 4 + [3] * 6  # 3.5 rounds up to 4
     assert len(np.loadtxt(tmp_path / 'train_10pct_seed0.txt', dtype=int)) == 10
+
+    # the config reads the file back as its filter_cfg.index_file
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from selfemb.registry import DATASETS
+    cfg = Config.fromfile(ROOT / 'configs/benchmarks/semi/r18_fmnist_10pct.py')
+    init_default_scope('selfemb')
+    source = dict(cfg.train_dataloader.dataset, data_root=str(tiny_fmnist),
+                  filter_cfg=dict(index_file=str(tmp_path / 'train_50pct_seed0.txt')))
+    assert DATASETS.build(source).get_gt_labels().tolist() == labels[idx].tolist()
 
 
 def test_recall_at_k_tool_from_npy_and_from_checkpoint(tiny_fmnist, tmp_path, capsys):

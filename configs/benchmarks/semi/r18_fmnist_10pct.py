@@ -10,9 +10,7 @@
 _base_ = ['../linear/r18_fmnist.py']
 model = dict(backbone=dict(frozen_stages=-1, norm_eval=False))
 train_dataloader = dict(
-    dataset=dict(_delete_=True, type='SubsetFromFile',
-                 index_file='data/fmnist_semi/train_10pct_seed0.txt',
-                 dataset={{_base_.train_dataloader.dataset}}))
+    dataset=dict(filter_cfg=dict(index_file='data/fmnist_semi/train_10pct_seed0.txt')))
 optim_wrapper = dict(
     optimizer=dict(lr=0.01, weight_decay=1e-4),
     paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=10.)}))

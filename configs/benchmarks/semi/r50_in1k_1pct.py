@@ -17,9 +17,7 @@ model = dict(backbone=dict(frozen_stages=-1, norm_eval=False,
                            norm_cfg=dict(type='SyncBN', requires_grad=True)))
 train_dataloader = dict(
     batch_size=64,
-    dataset=dict(_delete_=True, type='SubsetFromFile',
-                 index_file='data/imagenet/meta/train_1pct_seed0.txt',
-                 dataset={{_base_.train_dataloader.dataset}}))
+    dataset=dict(filter_cfg=dict(index_file='data/imagenet/meta/train_1pct_seed0.txt')))
 optim_wrapper = dict(
     optimizer=dict(lr=0.01, weight_decay=5e-4),
     paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=100.)}))

@@ -1,9 +1,10 @@
 """Write class-balanced label subsets (1 %, 10 %, ...) for semi-supervised fine-tuning.
 
-Labels come from the config's training data source (a ``SubsetFromFile`` wrapper is
-looked through) or from a .npy file. For each percent p and seed s it writes
-``OUT/train_<p>pct_seed<s>.txt``: one row index of the full training source per line,
-sorted, read back by ``dict(type='SubsetFromFile', index_file=...)``.
+Labels come from the config's training data source or from a .npy file. The source is
+built without its ``filter_cfg.index_file`` (the file this tool writes) and without
+``indices`` (which select from the file's rows), its other filters kept. For each percent
+p and seed s it writes ``OUT/train_<p>pct_seed<s>.txt``: one row of that source per line,
+sorted, read back by the source's ``filter_cfg=dict(index_file=...)``.
 
     python tools/benchmarks/classification/make_semi_subsets.py \
         configs/benchmarks/semi/r18_fmnist_10pct.py --percent 1 10 --out data/fmnist_semi
@@ -42,7 +43,12 @@ def labels_from_config(path: str, options: dict) -> np.ndarray:
     init_default_scope(cfg.get('default_scope', 'selfemb'))
     dataset = copy.deepcopy(cfg.train_dataloader.dataset)
     while dataset.get('type') in ('SubsetFromFile', 'DeviceDataset'):
-        dataset = dataset['dataset']  # the full source the indices refer to
+        dataset = dataset['dataset']  # earlier configs' wrappers
+    # the rows the index file refers to: every filter but the file itself, no indices
+    dataset.pop('indices', None)
+    filter_cfg = {k: v for k, v in (dataset.get('filter_cfg') or {}).items()
+                  if k != 'index_file'}
+    dataset['filter_cfg'] = filter_cfg or None
     dataset.pop('pipeline', None)
     return np.asarray(DATASETS.build(dataset).get_gt_labels())
 
