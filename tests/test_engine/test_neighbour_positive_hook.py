@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 import selfemb.engine.hooks.neighbour_positive_hook as hook_module
 from selfemb.datasets import NeighbourPairDataset
 from selfemb.engine.hooks import NeighbourPositiveHook
+from selfemb.engine.runner import build_runner
 from selfemb.evaluation.features import extract_features
 from selfemb.models.memories import NeighbourPositiveMemory
 from tests._dist_utils import run_in_processes
@@ -74,7 +75,7 @@ def cub_runner(tmp_path, epochs=1) -> Runner:
     cfg.merge_from_dict(OVERRIDES['configs/isif/r50_'])
     cfg.train_cfg.max_epochs = epochs
     cfg.work_dir = str(tmp_path / 'work')
-    return Runner.from_cfg(cfg)
+    return build_runner(cfg)
 
 
 def test_hook_finds_cosine_neighbours_of_pool5_and_is_restored(tmp_path, monkeypatch):

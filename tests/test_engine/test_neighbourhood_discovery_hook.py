@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.logging import MessageHub, MMLogger
-from mmengine.runner import Runner
 
 import selfemb.engine.hooks.neighbourhood_discovery_hook as hook_module
 from selfemb.engine.hooks import NeighbourhoodDiscoveryHook
+from selfemb.engine.runner import build_runner
 from selfemb.engine.schedulers import RoundMultiStepLR
 from selfemb.models.memories import NeighbourhoodMemory
 from selfemb.models.utils import entropy_and_neighbours, select_anchors
@@ -192,7 +192,7 @@ def test_two_rounds_in_a_real_runner(tiny32, tmp_path, monkeypatch):
         return entropy_and_neighbours(bank, *args)
 
     monkeypatch.setattr(hook_module, 'entropy_and_neighbours', spy)
-    runner = Runner.from_cfg(tiny_and_cfg(tiny32, tmp_path))
+    runner = build_runner(tiny_and_cfg(tiny32, tmp_path))
     runner.train()
     memory = runner.model.memory
     assert len(seen) == 1 and int(memory.round_idx) == 1  # round 1 only, at epoch 1
@@ -214,7 +214,7 @@ def _train_on_each_rank(data_root: str, work_dir: str) -> dict:
     cfg = tiny_and_cfg(data_root, work_dir)
     cfg.launcher = 'pytorch'
     cfg.model_wrapper_cfg = dict(cfg.model_wrapper_cfg, device_ids=None)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     memory = runner.model.module.memory
     return {key: value.clone() for key, value in memory.state_dict().items()}

@@ -9,10 +9,10 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import MessageHub
-from mmengine.runner import Runner
 
 from selfemb.engine.hooks import UICLabelHook
 from selfemb.engine.hooks.uic_label_hook import next_labels
+from selfemb.engine.runner import build_runner
 from selfemb.models.memories import PseudoLabelMemory
 from selfemb.models.utils import random_labels
 from tests._dist_utils import run_in_processes
@@ -65,7 +65,7 @@ class Spy(Hook):
 
 
 def test_label_lifecycle_over_two_epochs(tiny_fmnist, tmp_path):
-    runner = Runner.from_cfg(tiny_cfg(tiny_fmnist, tmp_path))
+    runner = build_runner(tiny_cfg(tiny_fmnist, tmp_path))
     spy = Spy()
     runner.register_hook(spy, priority='VERY_HIGH')
     runner.train()
@@ -144,13 +144,13 @@ def test_load_from_a_later_epoch_relabels_from_its_predictions():
 
 
 def test_load_from_in_a_real_runner(tiny_fmnist, tmp_path):
-    Runner.from_cfg(tiny_cfg(tiny_fmnist, tmp_path / 'first')).train()
+    build_runner(tiny_cfg(tiny_fmnist, tmp_path / 'first')).train()
     saved = torch.load(tmp_path / 'first/epoch_2.pth', map_location='cpu',
                        weights_only=False)['state_dict']
     assert int(saved['memory.label_epoch']) == 1
     cfg = tiny_cfg(tiny_fmnist, tmp_path / 'second')
     cfg.load_from = str(tmp_path / 'first/epoch_2.pth')
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     spy = Spy()
     runner.register_hook(spy, priority='VERY_HIGH')
     runner.train()
@@ -168,7 +168,7 @@ def _first_epoch_on_each_rank(data_root: str, work_dir: str) -> dict:
     cfg.launcher = 'pytorch'
     cfg.model_wrapper_cfg = dict(cfg.model_wrapper_cfg, device_ids=None)
     cfg.randomness = dict(seed=5, diff_rank_seed=True)  # mmengine: rank r gets seed 5 + r
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     state = runner.model.module.memory.state_dict()
     return dict(seed=runner.seed, **{key: value.clone() for key, value in state.items()})
