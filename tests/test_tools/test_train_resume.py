@@ -14,8 +14,7 @@ TINY = ['train_dataloader.batch_size=16', 'default_hooks.checkpoint.interval=1',
 
 def train(config: str, work_dir: Path, data_root: Path, *extra: str, launcher=None) -> str:
     roots = [f'{key}.dataset.data_root={data_root}' for key in (
-        'train_dataloader.dataset', 'knn_train_dataloader.dataset',
-        'knn_val_dataloader.dataset')]
+        'train_dataloader', 'knn_train_dataloader', 'knn_val_dataloader')]
     args = ['--work-dir', str(work_dir), '--cfg-options', *TINY, *roots, *extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
     if launcher:
