@@ -1,11 +1,19 @@
 # NPID on Fashion-MNIST: the CIFAR recipe (ResNet-18, full softmax, tau 0.1, bank
-# momentum 0.5) on the device-resident data path, schedule scaled to 20 epochs like
-# configs/isif/r18_fmnist.py so the two compare at equal epochs.
+# momentum 0.5, one view, no horizontal flip as the official CIFAR code and
+# configs/npid/r18_cifar10.py) on the device-resident data path, schedule scaled to 20
+# epochs like configs/isif/r18_fmnist.py so the two compare at equal epochs.
 _base_ = [
     '../_base_/models/npid_r18_cifar.py',
     '../_base_/datasets/fmnist_device.py',
     '../_base_/schedules/sgd_20e_fmnist.py',
     '../_base_/default_runtime.py',
 ]
-data_preprocessor = dict(num_views=1)
+# the dataset base's augmentations without BatchHorizontalFlip (as configs/and/r18_fmnist.py)
+data_preprocessor = dict(
+    num_views=1,
+    batch_augments=[
+        dict(type='BatchRandomResizedCrop', size=32, scale=(0.2, 1.0)),
+        dict(type='BatchColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.4),
+        dict(type='BatchRandomGrayscale', p=0.2),
+    ])
 default_hooks = dict(checkpoint=dict(interval=5))

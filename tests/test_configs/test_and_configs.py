@@ -65,8 +65,10 @@ def transform_types(cfg: Config) -> set:
     return types
 
 
-@pytest.mark.parametrize('config', AND_CFGS)
-def test_and_has_no_horizontal_flip(config):
+# NPID's official CIFAR code augments as AND's (both configs of NPID follow it)
+@pytest.mark.parametrize('config', AND_CFGS + ['configs/npid/r18_cifar10.py',
+                                               'configs/npid/r18_fmnist.py'])
+def test_and_and_npid_have_no_horizontal_flip(config):
     cfg = Config.fromfile(ROOT / config)
     types = transform_types(cfg)
     assert not types & {'RandomFlip', 'mmpretrain.RandomFlip', 'BatchHorizontalFlip',
