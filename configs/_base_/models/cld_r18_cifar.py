@@ -3,6 +3,7 @@
 # --normlinear, which would switch both to NormedLinear), NPID full softmax over the bank
 # (tau_I 0.1, bank momentum 0.5 on the old entry), k = 128 groups, T_G = 0.2,
 # lambda = 1.0, centroids differentiable, one backbone forward per view.
+# Release behaviour (docs/methods/cld.md): group_head.centroids='release', bank_update='release'.
 model = dict(
     type='CLD',
     # PyTorch's default init (as the official CIFAR code): not mmpretrain's zeroed last BN scales

@@ -19,8 +19,12 @@ rank — identical on all ranks — and hands each rank its own rows' labels.
 Both run without gradient. The official CLD code lets the loss differentiate through
 the centroids (the last iteration's means of the live features); to do the same, keep
 the labels and rebuild the centroids with :func:`centroids_from_labels`.
+
+:func:`release_kmeans` / :func:`mean_centroids` are the official code's own k-means and
+centroids (first ``k`` rows as init, Euclidean assignment, plain means, an empty cluster
+left at the zero vector), for ``CLDHead(centroids='release')``.
 """
-from typing import Tuple
+from typing import Callable, Tuple
 
 import torch
 import torch.distributed as dist
@@ -93,17 +97,57 @@ def spherical_kmeans(x: torch.Tensor, k: int,
     return centroids, labels
 
 
+def mean_centroids(x: torch.Tensor, labels: torch.Tensor, k: int,
+                   global_batch: bool = False) -> torch.Tensor:
+    """``one_hot(labels)ᵀ x / max(count, 1)``: the plain (un-normalised) member means,
+    WITH gradient through ``x``; an empty cluster's row is zero (the official CLD code's
+    centroids). ``global_batch``: member sums and counts are added over ranks."""
+    if labels.shape != x.shape[:1]:
+        raise ValueError(f'mean_centroids: {labels.numel()} labels for {x.size(0)} rows')
+    one_hot = F.one_hot(labels, k).to(x.dtype)
+    sums, counts = one_hot.t() @ x, one_hot.sum(0)
+    if global_batch:
+        sums, counts = all_reduce_sum(sums), all_reduce_sum(counts)
+    return sums / counts.clamp(min=1)[:, None]
+
+
 @torch.no_grad()
-def global_batch_kmeans(x: torch.Tensor, k: int,
-                        num_iters: int = 5) -> Tuple[torch.Tensor, torch.Tensor]:
-    """:func:`spherical_kmeans` of the batch all-gathered over ranks (rank order).
+def release_kmeans(x: torch.Tensor, k: int,
+                   num_iters: int = 5) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The official CLD code's batch k-means, on the rows of ``x`` as given.
+
+    * init: the first ``k`` rows (the batch order is random);
+    * assignment: the centroid of least squared Euclidean distance (ties: lower index);
+    * update: the plain mean of the members (:func:`mean_centroids`); an empty cluster
+      gets the zero vector and is not re-seeded (it may win points back later).
+
+    ``num_iters`` rounds of assign-then-update; the labels are those of the last
+    assignment, the centroids their means. Computed in float32 (float64 kept).
+    """
+    _check(x, k, num_iters)
+    x = x.detach()
+    x = x if x.dtype == torch.float64 else x.float()
+    centroids = x[:k].clone()
+    for _ in range(num_iters):
+        distances = ((x[:, None, :] - centroids[None]) ** 2).sum(-1)
+        labels = distances.argmin(1)
+        centroids = mean_centroids(x, labels, k)
+    return centroids, labels
+
+
+@torch.no_grad()
+def global_batch_kmeans(x: torch.Tensor, k: int, num_iters: int = 5,
+                        kmeans: Callable = spherical_kmeans
+                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``kmeans`` (default :func:`spherical_kmeans`) of the batch all-gathered over ranks
+    (rank order).
 
     Every rank computes the same centroids from the same gathered matrix; the labels
     returned are those of this rank's own ``x.size(0)`` rows. In a single process this
     is :func:`spherical_kmeans` itself.
     """
     gathered = all_gather_cat(x.detach().float().contiguous())
-    centroids, labels = spherical_kmeans(gathered, k, num_iters)
+    centroids, labels = kmeans(gathered, k, num_iters)
     rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
     if gathered.size(0) == x.size(0):
         rank = 0

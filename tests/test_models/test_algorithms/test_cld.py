@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
@@ -184,3 +185,81 @@ def test_cldm_two_ranks_share_one_queue_with_shuffled_keys():
     with torch.no_grad():
         plain = torch.cat([model.momentum_encoder(views[1] + r)[0] for r in range(2)])
     assert not torch.allclose(plain, ranks[0]['queue'][:12])
+
+
+def _cld(**kwargs):
+    model = MODELS.build(dict(type='CLD', backbone=BACKBONE, neck=NECK,
+                              instance_head=dict(type='NPIDHead', temperature=0.1),
+                              group_head=GROUP_HEAD,
+                              memory=dict(type='SimpleMemory', feat_dim=16, momentum=0.5),
+                              data_preprocessor=PRE, **kwargs))
+    model.memory.setup(10)
+    return model
+
+
+def _capture_instance_features(model):
+    """The neck's f_I of each forward, kept with their gradient."""
+    seen = []
+
+    def hook(_module, _inputs, outputs):
+        outputs[0].retain_grad()
+        seen.append(outputs[0])
+    model.neck.register_forward_hook(hook)
+    return seen
+
+
+def test_release_bank_update_order_values_and_gradient():
+    """bank_update='release': view 2's row written before view 1's term, whose gradient
+    uses the rewritten bank and whose softmax / value use the old one; then view 1's."""
+    model = _cld(bank_update='release')
+    views, samples = _batch()
+    idx = torch.arange(6)
+    old = model.memory.bank.clone()
+    seen = _capture_instance_features(model)
+    losses = model.loss(views, samples)
+    sum(losses.values()).backward()
+    v1, v2 = seen[0].detach(), seen[1].detach()
+
+    def blend(m, v):  # momentum 0.5 on the old row
+        return F.normalize(0.5 * m + 0.5 * v, dim=1)
+    mid = old.clone()
+    mid[idx] = blend(old[idx], v2)
+    t = 0.1
+
+    def ce(v, bank):
+        return F.cross_entropy(v @ bank.t() / t, idx)
+    assert losses['loss_instance'].item() == pytest.approx(
+        (0.5 * (ce(v1, old) + ce(v2, old))).item(), rel=1e-6)
+    probs = torch.softmax(v1 @ old.t() / t, 1) - F.one_hot(idx, 10).float()
+    torch.testing.assert_close(seen[0].grad, 0.5 * probs @ mid / (t * 6))  # new bank
+    probs = torch.softmax(v2 @ old.t() / t, 1) - F.one_hot(idx, 10).float()
+    torch.testing.assert_close(seen[1].grad, 0.5 * probs @ old / (t * 6))  # old bank
+    assert not torch.allclose(mid, old)
+    want = mid.clone()
+    want[idx] = blend(mid[idx], v1)
+    torch.testing.assert_close(model.memory.current_bank(), want)
+    assert torch.equal(model.memory.bank[6:], old[6:])
+
+
+def test_default_bank_update_is_the_view_mean():
+    model = _cld()
+    views, samples = _batch()
+    old = model.memory.bank.clone()
+    seen = _capture_instance_features(model)
+    losses = model.loss(views, samples)
+    sum(losses.values()).backward()
+    v1, v2 = seen[0].detach(), seen[1].detach()
+    mean = F.normalize(v1 + v2, dim=1)
+    want = F.normalize(0.5 * old[:6] + 0.5 * mean, dim=1)
+    torch.testing.assert_close(model.memory.current_bank()[:6], want)
+    idx = torch.arange(6)
+    probs = torch.softmax(v1 @ old.t() / 0.1, 1) - F.one_hot(idx, 10).float()
+    torch.testing.assert_close(seen[0].grad, 0.5 * probs @ old / (0.1 * 6))
+    with pytest.raises(ValueError, match="bank_update must be 'mean' or 'release'"):
+        _cld(bank_update='twice')
+    with pytest.raises(TypeError, match="needs NPIDHead"):
+        MODELS.build(dict(type='CLD', backbone=BACKBONE, neck=NECK,
+                          instance_head=dict(type='NPIDHead', loss_type='nce'),
+                          group_head=GROUP_HEAD, bank_update='release',
+                          memory=dict(type='SimpleMemory', feat_dim=16),
+                          data_preprocessor=PRE))

@@ -137,3 +137,73 @@ def test_infonce_against_a_queue_is_margin_nce_with_margin_0():
         neg = sum(math.exp(float(q[i] @ queue[j]) / 0.2) for j in range(10))
         ref -= math.log(pos / (pos + neg)) / 4
     assert margin_nce_loss(q, k, queue, 0.0, 0.2).item() == pytest.approx(ref, rel=1e-5)
+
+
+def _naive_release_clustering(g, k, num_iters):
+    """The official code's k-means, one scalar at a time (float64): first k rows as init,
+    squared Euclidean argmin (first minimum), plain means with the count of an empty
+    cluster taken as 1; the final centroids rebuilt from the live rows (differentiable)."""
+    n, d = g.shape
+    cents = [[float(g[j, e]) for e in range(d)] for j in range(k)]
+    for _ in range(num_iters):
+        labels = []
+        for i in range(n):
+            dists = [sum((float(g[i, e]) - cents[j][e]) ** 2 for e in range(d))
+                     for j in range(k)]
+            labels.append(dists.index(min(dists)))
+        cents = []
+        for j in range(k):
+            members = [i for i in range(n) if labels[i] == j]
+            cents.append([sum(float(g[i, e]) for i in members) / max(len(members), 1)
+                          for e in range(d)])
+    rows = []
+    for j in range(k):
+        members = [g[i] for i in range(n) if labels[i] == j]
+        rows.append(sum(members) / len(members) if members else torch.zeros_like(g[0]))
+    return rows, labels
+
+
+@pytest.mark.parametrize('duplicate,iters', [(False, 3), (True, 1)])
+def test_release_centroids_match_naive_official_formula(duplicate, iters):
+    """centroids='release': loss and gradient of the official k-means + mean centroids;
+    ``duplicate`` makes the first two rows equal, so cluster 1 is empty (zero centroid)."""
+    from selfemb.models.heads import CLDHead
+    g1, g2 = _views(b=10, d=6, seed=4)
+    if duplicate:
+        g1[1] = g1[0]
+    head = CLDHead(num_groups=3, temperature=0.2, num_iters=iters, centroids='release')
+    a1, a2 = g1.clone().requires_grad_(), g2.clone().requires_grad_()
+    loss = head.loss(a1, a2)
+    loss.backward()
+    r1, r2 = g1.clone().requires_grad_(), g2.clone().requires_grad_()
+    c1, l1 = _naive_release_clustering(r1, 3, iters)
+    c2, l2 = _naive_release_clustering(r2, 3, iters)
+    if duplicate:
+        assert 1 not in l1 and float(c1[1].abs().sum()) == 0.0
+    ref = 0.5 * (_naive_ce(r2, c1, l1, 0.2) + _naive_ce(r1, c2, l2, 0.2))
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-9)
+    torch.testing.assert_close(a1.grad, r1.grad, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(a2.grad, r2.grad, rtol=1e-9, atol=1e-12)
+    centroids, labels = head.cluster(g1)
+    assert labels.tolist() == l1
+    assert (centroids.norm(dim=1) < 1).all()  # plain means: shorter than unit rows
+    assert (centroids[1].abs().sum() == 0) == duplicate
+
+
+def test_release_option_leaves_the_default_unchanged():
+    from selfemb.models.heads import CLDHead
+    g1, g2 = _views(b=10, d=6, seed=4)
+    default = CLDHead(num_groups=3, num_iters=3).loss(g1, g2)
+    explicit = CLDHead(num_groups=3, num_iters=3, centroids='normalised').loss(g1, g2)
+    release = CLDHead(num_groups=3, num_iters=3, centroids='release').loss(g1, g2)
+    _, l1 = spherical_kmeans(g1, 3, 3)
+    _, l2 = spherical_kmeans(g2, 3, 3)
+    r1, r2 = g1.clone(), g2.clone()
+    ref = 0.5 * (_naive_ce(r2, _naive_centroids(r1, l1, 3), l1, 0.2) +
+                 _naive_ce(r1, _naive_centroids(r2, l2, 3), l2, 0.2))
+    assert torch.equal(default, explicit)
+    assert default.item() == pytest.approx(ref.item(), rel=1e-9)
+    assert release.item() != pytest.approx(default.item(), rel=1e-3)
+    with pytest.raises(ValueError, match="centroids must be 'normalised' or 'release'"):
+        CLDHead(centroids='plain')
