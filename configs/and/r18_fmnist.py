@@ -10,11 +10,5 @@ _base_ = [
     '../_base_/schedules/and_rounds_3x10e.py',
 ]
 # the official AND's augmentations: the dataset base's without BatchHorizontalFlip
-data_preprocessor = dict(
-    num_views=1,
-    batch_augments=[
-        dict(type='BatchRandomResizedCrop', size=32, scale=(0.2, 1.0)),
-        dict(type='BatchColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.4),
-        dict(type='BatchRandomGrayscale', p=0.2),
-    ])
+data_preprocessor = dict(num_views=1, batch_augments={{_base_.batch_augments_no_flip}})
 default_hooks = dict(checkpoint=dict(interval=5))

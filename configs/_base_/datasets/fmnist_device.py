@@ -4,17 +4,19 @@
 dataset_type = 'FashionMNIST'
 data_root = '/usr/share/datasets/fashion-mnist'
 
+# the official NPID / AND augmentations have no horizontal flip (their configs use
+# batch_augments_no_flip); ISIF's and the others' add it
+batch_augments_no_flip = [
+    dict(type='BatchRandomResizedCrop', size=32, scale=(0.2, 1.0)),
+    dict(type='BatchColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.4),
+    dict(type='BatchRandomGrayscale', p=0.2),
+]
 data_preprocessor = dict(
     type='SelfSupPreprocessor',
     mean=[72.94, 72.94, 72.94],
     std=[90.02, 90.02, 90.02],
     num_views=2,
-    batch_augments=[
-        dict(type='BatchRandomResizedCrop', size=32, scale=(0.2, 1.0)),
-        dict(type='BatchColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.4),
-        dict(type='BatchRandomGrayscale', p=0.2),
-        dict(type='BatchHorizontalFlip', p=0.5),
-    ])
+    batch_augments=batch_augments_no_flip + [dict(type='BatchHorizontalFlip', p=0.5)])
 
 
 def _loader(split, shuffle, batch_size):
