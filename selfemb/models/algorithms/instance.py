@@ -45,9 +45,11 @@ class InstanceAlgorithm(EmbeddingAlgorithm):
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
         views = self.views(inputs, self.num_views)
-        # a bank is indexed by the samples; other methods pass indices when they exist
+        # a bank is indexed by the samples; without one, indices are passed when the head
+        # reads them and the samples carry them
         needs_indices = isinstance(self.memory, SimpleMemory) or (
-            data_samples and all(hasattr(s, 'sample_idx') for s in data_samples))
+            self.head.reads_indices and data_samples
+            and all(hasattr(s, 'sample_idx') for s in data_samples))
         indices = sample_indices(data_samples, views[0].device) if needs_indices else None
         batch = self.instance_batch(views, indices)  # flushes the previous step's update
         batch.views = list(self.embed(torch.cat(views)).split(views[0].size(0)))

@@ -61,9 +61,12 @@ class InstanceHead(BaseModule):
     Terms whose name starts with ``loss`` are summed by mmengine into the training loss;
     others (e.g. a schedule weight) are logged only. ``num_views`` is the number of views
     the head reads; the algorithm checks at build time that it provides as many.
+    ``reads_indices = False`` tells a method without a bank that it need not look up the
+    samples' indices every step (ISIF's in-batch loss).
     """
 
     num_views: int = 1
+    reads_indices: bool = True
 
     def loss(self, batch: InstanceBatch) -> Dict[str, torch.Tensor]:
         raise NotImplementedError

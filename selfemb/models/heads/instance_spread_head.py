@@ -31,6 +31,7 @@ class InstanceSpreadHead(InstanceHead):
     """
 
     num_views = 2
+    reads_indices = False
 
     def __init__(self, temperature: float = 0.1, detach_key: bool = True,
                  gather_keys: bool = False, init_cfg=None) -> None:

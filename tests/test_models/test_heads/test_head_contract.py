@@ -162,3 +162,15 @@ def test_checkpoints_of_the_earlier_key_names_still_load(method, old):
     model.load_state_dict(renamed)
     for new_key in old.values():
         assert bool((model.state_dict()[new_key] == 1).all()), new_key
+
+
+def test_isif_looks_up_indices_only_for_a_head_that_reads_them(monkeypatch):
+    import selfemb.models.algorithms.instance as instance
+    calls = []
+    real = instance.sample_indices
+    monkeypatch.setattr(instance, 'sample_indices',
+                        lambda *args: calls.append(1) or real(*args))
+    build('ISIF').loss(*batch(2))  # InstanceSpreadHead: in-batch, no lookup per step
+    assert not calls
+    build('ISIF', head=dict(type='AlignUniformHead')).loss(*batch(2))
+    assert calls == [1]
