@@ -7,17 +7,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-from .checks import IndicesError, checked_indices, run_pipeline
+from .checks import IndicesError, checked_indices, missing_file_error, run_pipeline
 from .device import DeviceResidentMixin
 from .long_tail import long_tail_indices
+from .subset import read_index_file
 
 FILTER_KEYS = ('classes', 'long_tail', 'index_file')
 LONG_TAIL_KEYS = ('imbalance_ratio', 'num_classes', 'max_per_class')
-
-
-def missing_file_error(path: str, hint: str) -> FileNotFoundError:
-    """A ``FileNotFoundError`` that names ``path`` and says how to get the data."""
-    return FileNotFoundError(f'{path} not found. {hint}')
 
 
 def first_existing(root: str, names: Sequence[str], hint: str) -> str:
@@ -140,7 +136,6 @@ class FieldCacheMixin:
             data_list = [data_list[i] for i in rows.tolist()]
         index_file = cfg.get('index_file')
         if index_file is not None:
-            from .subset import read_index_file  # subset.py imports this module
             rows = read_index_file(index_file)
             try:
                 rows = checked_indices(self._source_name(), len(data_list), rows)

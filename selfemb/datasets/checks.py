@@ -94,3 +94,8 @@ def run_pipeline(pipeline: Callable, info: dict, idx: int, source: Callable[[], 
                 'sample, e.g. LoadImageFromFile(ignore_empty=True) on an unreadable file); '
                 f'samples are never skipped silently. {_what_to_do(info)}')
     return data
+
+
+def missing_file_error(path: str, hint: str) -> FileNotFoundError:
+    """A ``FileNotFoundError`` that names ``path`` and says how to get the data."""
+    return FileNotFoundError(f'{path} not found. {hint}')

@@ -8,7 +8,7 @@ import numpy as np
 
 from selfemb.registry import DATASETS
 
-from .base import missing_file_error
+from .checks import missing_file_error
 
 
 def read_index_file(path: str) -> List[int]:
