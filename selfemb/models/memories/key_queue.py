@@ -47,8 +47,9 @@ class KeyQueue(nn.Module):
             raise ValueError(f'key queue of queue_len={length} is smaller than the global batch '
                              f'{total}; raise queue_len')
         keys = keys[-length:]  # as if written one by one: the batch's last keys survive
-        start = int(self.ptr) + total - keys.size(0)
-        rows = (start + torch.arange(keys.size(0), device=self.keys.device)) % length
+        # the pointer stays on the device: no host synchronisation
+        offset = total - keys.size(0)
+        rows = (self.ptr + offset + torch.arange(keys.size(0), device=self.keys.device)) % length
         finite = torch.isfinite(keys).all(1, keepdim=True)  # NaN / Inf keys: keep the old row
         self.keys[rows] = torch.where(finite, keys, self.keys[rows])
-        self.ptr.fill_((int(self.ptr) + total) % length)
+        self.ptr.copy_((self.ptr + total) % length)

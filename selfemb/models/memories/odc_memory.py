@@ -9,7 +9,7 @@ import torch
 
 from selfemb.registry import MODELS
 
-from ..utils.clustering import cluster_means, nearest_centroid, split_largest
+from ..utils.clustering import cluster_means, label_counts, nearest_centroid, split_largest
 from .simple_memory import SimpleMemory
 
 
@@ -42,6 +42,15 @@ class ODCMemory(SimpleMemory):
     Ranks all apply the same gathered batch with deterministic operations, so bank,
     labels and centroids stay identical everywhere without any broadcast.
 
+    Host synchronisation: a flush (inside the training step) blends, relabels and
+    re-averages on the device with static shapes. Steps 1-2 are sequential and
+    data-dependent, so whether a cluster is small is decided on the host; a host-side
+    lower bound of the smallest cluster (its size at the last read, minus the rows
+    relabelled since, each of which may have left it) skips that read while it proves
+    every cluster has ``min_cluster`` members. Otherwise the smallest size is read (one
+    synchronisation) and, if some cluster is small, refilled (several). The initialised
+    flag and the flush count are mirrored on the host (restored on load).
+
     Args:
         feat_dim: D. momentum: weight of the old bank entry (0.5; 0 = replace).
         num_clusters: k (10,000 for ImageNet); must be <= the dataset size.
@@ -70,6 +79,7 @@ class ODCMemory(SimpleMemory):
         # of the last relabelled batch; a buffer so the first value logged after
         # --resume is the uninterrupted run's
         self.register_buffer('label_change', torch.tensor(0.0))
+        self._set_host_state(initialized=False, num_updates=0)
 
     def setup(self, num_samples: int, seed: Optional[int] = None) -> None:
         """Random unit bank (as :class:`SimpleMemory`), all labels 0, not initialised."""
@@ -88,6 +98,26 @@ class ODCMemory(SimpleMemory):
         self.num_updates = torch.tensor(0, dtype=torch.long, device=device)
         self.initialized = torch.tensor(False, device=device)
         self.label_change = torch.tensor(0.0, device=device)
+        self._set_host_state(initialized=False, num_updates=0)
+
+    def _set_host_state(self, initialized: bool, num_updates: int, min_size: int = 0) -> None:
+        """Host copies of ``initialized`` and ``num_updates`` (read without a device
+        synchronisation) and ``min_size``, a lower bound of the smallest cluster's size
+        (0: unknown)."""
+        self._initialized, self._num_updates, self._min_size = initialized, num_updates, min_size
+
+    @property
+    def is_initialized(self) -> bool:
+        """Whether the initial clustering is installed (host copy of ``initialized``)."""
+        return self._initialized
+
+    def known_nonempty(self) -> bool:
+        """Whether every cluster is known on the host to have a member (no device read)."""
+        return self._min_size >= 1
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._set_host_state(bool(self.initialized), int(self.num_updates))
 
     def _check_setup(self) -> None:
         if self.labels.numel() == 0:
@@ -114,8 +144,10 @@ class ODCMemory(SimpleMemory):
                                  f'{tuple(features.shape)} for a bank of {tuple(self.bank.shape)}')
             self.bank.copy_(torch.nn.functional.normalize(features.float(), dim=1))
         self.labels.copy_(labels)
+        self._min_size = 0
         self.update_centroids()
         self.initialized.fill_(True)
+        self._initialized = True
 
     @torch.no_grad()
     def flush(self) -> None:
@@ -123,23 +155,42 @@ class ODCMemory(SimpleMemory):
         the centroids, else every ``small_cluster_interval`` flushes refill small clusters."""
         pending = self._pending
         super().flush()
-        if pending is None or not bool(self.initialized):
+        if pending is None or not self._initialized:
             return
-        self.relabel(pending[0])
+        indices, _, is_first = pending
+        self.relabel(indices, is_first)
         self.num_updates += 1
-        step = int(self.num_updates)
+        self._num_updates += 1
+        step = self._num_updates
         if step % self.interval == 0:
             self.update_centroids()
         elif step % self.small_cluster_interval == 0:
             self.refill_clusters()
 
     @torch.no_grad()
-    def relabel(self, indices: torch.Tensor) -> None:
+    def relabel(self, indices: torch.Tensor, counted: Optional[torch.Tensor] = None) -> None:
         """Assign the bank rows ``indices`` to their nearest centroid; the fraction whose
-        label changed is kept in :attr:`label_change` (for logging)."""
+        label changed is kept in :attr:`label_change` (for logging), over the positions
+        ``counted`` (bool, default all: the first occurrence of each row of a batch with
+        repeated rows). Each relabelled row may leave the smallest cluster: the host
+        bound of its size drops by ``len(indices)``."""
         new = nearest_centroid(self.bank[indices], self.centroids)
-        self.label_change = (new != self.labels[indices]).float().mean()
-        self.labels[indices] = new
+        changed = new != self.labels[indices]
+        if counted is None:
+            self.label_change = changed.float().mean()
+        else:
+            self.label_change = (changed & counted).sum().float() / counted.sum().float()
+        self.labels[indices] = new  # a repeated row writes the same label
+        self._min_size = max(0, self._min_size - indices.numel())
+
+    def _may_have_small(self, counts: torch.Tensor) -> bool:
+        """Whether a cluster may have fewer than ``min_cluster`` members: ``False`` from
+        the host bound alone when it suffices, else the smallest of ``counts`` is read
+        (one host synchronisation) and becomes the bound."""
+        if self._min_size >= self.min_cluster:
+            return False
+        self._min_size = int(counts.min())
+        return self._min_size < self.min_cluster
 
     @torch.no_grad()
     def refill_clusters(self, centroids: Optional[torch.Tensor] = None) -> int:
@@ -149,10 +200,10 @@ class ODCMemory(SimpleMemory):
         Returns how many clusters were refilled."""
         self._check_setup()
         k = self.num_clusters
-        counts = torch.bincount(self.labels, minlength=k)
-        small = (counts > 0) & (counts < self.min_cluster)
-        if not bool((counts < self.min_cluster).any()):
+        counts = self.cluster_sizes()
+        if not self._may_have_small(counts):
             return 0
+        small = (counts > 0) & (counts < self.min_cluster)
         before = self.labels.clone()
         if bool(small.any()):
             big = counts >= self.min_cluster
@@ -162,7 +213,7 @@ class ODCMemory(SimpleMemory):
             moving = torch.nonzero(small[self.labels]).squeeze(1)
             self.labels[moving] = nearest_centroid(
                 self.bank[moving], self.centroids if centroids is None else centroids, big)
-            counts = torch.bincount(self.labels, minlength=k)
+            counts = self.cluster_sizes()
         empty = torch.nonzero(counts == 0).squeeze(1).tolist()
         for target in empty:
             split_largest(self.bank, self.labels, counts, target)
@@ -172,6 +223,7 @@ class ODCMemory(SimpleMemory):
             rows = torch.isin(self.labels, touched)
             means, _ = cluster_means(self.bank[rows], self.labels[rows], k, self.centroids)
             self.centroids[touched] = means[touched]
+        self._min_size = int(counts.min())  # split_largest kept counts up to date
         return len(empty)
 
     @torch.no_grad()
@@ -182,7 +234,7 @@ class ODCMemory(SimpleMemory):
         means, counts = cluster_means(self.bank, self.labels, self.num_clusters,
                                       self.centroids)
         refilled = 0
-        if bool((counts < self.min_cluster).any()):
+        if self._may_have_small(counts):
             refilled = self.refill_clusters(means)
             means, _ = cluster_means(self.bank, self.labels, self.num_clusters,
                                      self.centroids)
@@ -192,4 +244,4 @@ class ODCMemory(SimpleMemory):
     def cluster_sizes(self) -> torch.Tensor:
         """Members per cluster (``k`` int64) under the current labels."""
         self._check_setup()
-        return torch.bincount(self.labels, minlength=self.num_clusters)
+        return label_counts(self.labels, self.num_clusters)

@@ -8,7 +8,7 @@ from selfemb.registry import MODELS
 from ..utils import all_gather_cat
 from ..utils.pseudo_labels import check_labels, random_labels
 from .base_memory import BaseMemory
-from .simple_memory import first_occurrence
+from .simple_memory import first_sources
 
 
 @MODELS.register_module()
@@ -26,7 +26,8 @@ class PseudoLabelMemory(BaseMemory):
     :meth:`record` all-gathers the batch's ``(index, prediction)`` pairs from every rank
     and writes them into every rank's replica, so all ranks hold identical buffers
     without broadcasting. Within one gathered batch the first occurrence of an index
-    wins (rank order); a later batch overwrites an earlier one.
+    wins (rank order); a later batch overwrites an earlier one. Static shapes, no host
+    synchronisation.
 
     Args:
         num_classes: K, the number of pseudo classes (set by the ``UIC`` algorithm).
@@ -70,8 +71,8 @@ class PseudoLabelMemory(BaseMemory):
         self._check_ready()
         indices = all_gather_cat(indices)
         predictions = all_gather_cat(predictions.to(self.predictions.dtype))
-        keep = first_occurrence(indices)
-        self.predictions[indices[keep]] = predictions[keep]
+        source, _ = first_sources(indices)
+        self.predictions[indices] = predictions[source]  # duplicates write the same value
 
     @torch.no_grad()
     def set_labels(self, labels: torch.Tensor, epoch: int) -> None:

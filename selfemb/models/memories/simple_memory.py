@@ -11,12 +11,34 @@ from .base_memory import BaseMemory
 
 
 def first_occurrence(indices: torch.Tensor) -> torch.Tensor:
-    """Positions of the first occurrence of each distinct value of ``indices``."""
+    """Positions of the first occurrence of each distinct value of ``indices`` (a
+    data-dependent shape: for hooks and tests; the step uses :func:`first_sources`)."""
     order = torch.sort(indices, stable=True).indices
     sorted_idx = indices[order]
     keep = torch.ones_like(sorted_idx, dtype=torch.bool)
     keep[1:] = sorted_idx[1:] != sorted_idx[:-1]
     return order[keep]
+
+
+def first_sources(indices: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """For every position of ``indices``: the position of the first occurrence of its
+    value (``source``) and whether it is that occurrence (``is_first``).
+
+    Static shapes and no host synchronisation (a stable sort, segment starts carried
+    forward by ``cummax``): writing ``values[source]`` at ``indices`` stores, for every
+    distinct index, the value of its first occurrence (duplicates write the same value,
+    so the write order does not matter), as deduplicating by :func:`first_occurrence`
+    does."""
+    n = indices.numel()
+    order = torch.sort(indices, stable=True).indices
+    sorted_idx = indices[order]
+    starts = torch.ones(n, dtype=torch.bool, device=indices.device)
+    starts[1:] = sorted_idx[1:] != sorted_idx[:-1]
+    positions = torch.arange(n, device=indices.device)
+    segment_start = torch.where(starts, positions, 0).cummax(0).values
+    source = torch.empty_like(order)
+    source[order] = order[segment_start]
+    return source, source == positions
 
 
 @MODELS.register_module()
@@ -31,7 +53,8 @@ class SimpleMemory(BaseMemory):
     In a distributed run the indices and features of every rank are all-gathered and
     each rank applies the same update to its replica, so banks stay identical without
     ever broadcasting the bank. An index that appears twice (sampler padding) is
-    updated once, from its first occurrence. A NaN / Inf feature never enters the bank:
+    updated once, from its first occurrence (:func:`first_sources`: static shapes, no
+    host synchronisation, as the whole update). A NaN / Inf feature never enters the bank:
     its row keeps the old entry (what ``NonFiniteGuardHook(action='skip')`` relies on).
 
     :meth:`update` only queues the batch: the loss of this step still needs the bank as
@@ -51,7 +74,8 @@ class SimpleMemory(BaseMemory):
         self.feat_dim = feat_dim
         self.momentum = momentum
         self.register_buffer('bank', torch.zeros(0, feat_dim))
-        self._pending: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        # (indices, features, is_first) of the queued batch
+        self._pending: Optional[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = None
 
     def setup(self, num_samples: int, seed: Optional[int] = None) -> None:
         """Random unit vectors, identical on every rank for the same ``seed``."""
@@ -70,8 +94,8 @@ class SimpleMemory(BaseMemory):
         self.flush()
         indices = all_gather_cat(indices)
         features = all_gather_cat(features.detach().to(self.bank.dtype))
-        keep = first_occurrence(indices)
-        self._pending = (indices[keep], features[keep])
+        source, is_first = first_sources(indices)
+        self._pending = (indices, features[source], is_first)
 
     def current_bank(self) -> torch.Tensor:
         """The ``N x D`` bank with every queued update written (flushes first)."""
@@ -87,7 +111,7 @@ class SimpleMemory(BaseMemory):
         result is NaN / Inf keeps its old value (device-side, no host synchronisation)."""
         if self._pending is None:
             return
-        indices, features = self._pending
+        indices, features, _ = self._pending
         self._pending = None
         old = self.bank[indices]
         new = F.normalize(self.momentum * old + (1 - self.momentum) * features, dim=1)

@@ -26,13 +26,24 @@ def deterministic_ops(device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(False)
 
 
+def label_counts(labels: torch.Tensor, num_labels: int) -> torch.Tensor:
+    """Members per label (``num_labels`` int64) of ``labels`` in ``[0, num_labels)``.
+
+    A scatter-add of ones, not ``torch.bincount``, which on a GPU reads the largest label
+    on the host to size its output (a host synchronisation); integer sums are exact in
+    any order."""
+    labels = labels.long()
+    return torch.zeros(num_labels, dtype=torch.long, device=labels.device).scatter_add_(
+        0, labels, torch.ones_like(labels))
+
+
 def cluster_sums(features: torch.Tensor, labels: torch.Tensor,
                  num_clusters: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """Per-cluster feature sums (``k x D`` float32) and member counts (``k`` int64)."""
     sums = features.new_zeros(num_clusters, features.size(1), dtype=torch.float32)
     with deterministic_ops(features.device):
         sums.index_add_(0, labels, features.float())
-    return sums, torch.bincount(labels, minlength=num_clusters)
+    return sums, label_counts(labels, num_clusters)
 
 
 def cluster_means(features: torch.Tensor, labels: torch.Tensor, num_clusters: int,

@@ -30,6 +30,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .clustering import label_counts
 from .distributed import all_gather_cat, all_reduce_sum
 
 
@@ -53,7 +54,7 @@ def _reseed_empty(labels: torch.Tensor, sims: torch.Tensor, k: int) -> torch.Ten
     last of its members in this order. Vectorised, with no host synchronisation.
     """
     n = labels.numel()
-    counts = torch.bincount(labels, minlength=k)
+    counts = label_counts(labels, k)
     own = sims.gather(1, labels[:, None]).squeeze(1)
     order = torch.sort(own, stable=True).indices
     position = torch.empty_like(order)

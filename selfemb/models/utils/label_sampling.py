@@ -21,13 +21,21 @@ from typing import Optional, Tuple
 
 import torch
 
+from .clustering import label_counts
+
 STRATEGIES = ('hard', 'semihard', 'random', 'semieasy')
 
 
-def label_segments(labels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``order`` (rows sorted by label, stable), ``start`` and ``count`` per label id."""
+def label_segments(labels: torch.Tensor, num_labels: Optional[int] = None
+                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``order`` (rows sorted by label, stable), ``start`` and ``count`` per label id.
+
+    ``num_labels``: labels lie in ``[0, num_labels)``; give it inside a training step
+    (without it, the largest label is read on the host: a synchronisation)."""
     order = torch.sort(labels, stable=True).indices
-    count = torch.bincount(labels)
+    if num_labels is None:
+        num_labels = int(labels.max()) + 1 if labels.numel() else 0
+    count = label_counts(labels, num_labels)
     start = torch.cumsum(count, 0) - count
     return order, start, count
 
@@ -71,8 +79,12 @@ def sample_negatives(queries: torch.Tensor, bank: torch.Tensor, labels: torch.Te
                      anchor_labels: torch.Tensor, num_negatives: int,
                      strategy: str = 'semihard', pool_fraction: float = 0.1,
                      block_size: int = 1 << 25,
-                     segments: Optional[tuple] = None) -> torch.Tensor:
+                     segments: Optional[tuple] = None, check: bool = True) -> torch.Tensor:
     """``B x K`` bank rows whose label differs from ``anchor_labels`` (see module doc).
+
+    Static shapes and, with ``check=False``, no host synchronisation: the semi-hard /
+    semi-easy candidates are the top ``min(N, max(K, ceil(pool_fraction · N)))`` of each
+    row (a bound of every pool ``P_i``), of which each row draws from its first ``P_i``.
 
     Args:
         queries: ``B x D`` L2-normalised anchor features (no gradient is taken).
@@ -80,6 +92,9 @@ def sample_negatives(queries: torch.Tensor, bank: torch.Tensor, labels: torch.Te
         anchor_labels: ``B`` labels of the anchors.
         num_negatives: K. strategy: one of :data:`STRATEGIES`.
         pool_fraction: pool of ``semihard`` / ``semieasy`` (0.1).
+        check: Raise when some anchor has no entry of another label (a host read);
+            callers that know every label has another one (``ODCMemory.known_nonempty``)
+            pass ``False``.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f'negative sampling strategy must be one of {STRATEGIES}, '
@@ -91,13 +106,14 @@ def sample_negatives(queries: torch.Tensor, bank: torch.Tensor, labels: torch.Te
         raise ValueError(f'num_negatives={k} must be between 1 and the bank size - 1 ({n - 1})')
     segments = segments if segments is not None else label_segments(labels)
     num_valid = n - segments[2][anchor_labels]
-    if bool((num_valid == 0).any()):
+    if check and bool((num_valid == 0).any()):
         raise RuntimeError('every bank entry has the same pseudo-label: the inter-image '
                            'branch has no negatives (is num_clusters >= 2?)')
     if strategy == 'random':
         return _sample_random(labels, anchor_labels, k, segments)
     sign = -1.0 if strategy == 'semieasy' else 1.0
     rows = max(1, block_size // n)
+    width = min(n, pool_size(n, k, pool_fraction))  # every P_i <= this: a static shape
     out = []
     for i in range(0, queries.size(0), rows):
         q, lab = queries[i:i + rows].detach().float(), anchor_labels[i:i + rows]
@@ -108,7 +124,6 @@ def sample_negatives(queries: torch.Tensor, bank: torch.Tensor, labels: torch.Te
             picked = sim.topk(k, dim=1).indices
         else:
             pool = torch.clamp(torch.ceil(pool_fraction * valid.double()).long(), min=k)
-            width = min(int(pool.max()), n)
             cand = sim.topk(width, dim=1).indices
             keys = torch.rand(cand.shape, device=cand.device)
             keys.masked_fill_(torch.arange(width, device=cand.device) >= pool.unsqueeze(1), -1.0)
