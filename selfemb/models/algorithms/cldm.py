@@ -28,13 +28,12 @@ code), each with its own BatchNorm batch.
 from typing import Dict, List, Optional, Union
 
 import torch
-from mmengine.model import ExponentialMovingAverage
 from torch import nn
 
 from selfemb.registry import MODELS
 
 from ..memories import KeyQueue
-from ..utils import batch_shuffle, batch_unshuffle
+from ..utils import MomentumEncoder, batch_shuffle, batch_unshuffle
 from .base import EmbeddingAlgorithm
 from .cld import RENAMED_HEADS, forward_views
 
@@ -78,7 +77,7 @@ class CLDm(EmbeddingAlgorithm):
         self.group_head = MODELS.build(group_head)
         self.cld_weight = cld_weight
         # mmengine's EMA momentum weights the NEW (online) parameters: 1 - m
-        self.momentum_encoder = ExponentialMovingAverage(
+        self.momentum_encoder = MomentumEncoder(
             nn.Sequential(self.backbone, self.neck), momentum=1.0 - momentum)
         # random unit keys, the same on every rank; at least one global batch long
         self.queue = KeyQueue(queue_len, feat_dim, allow_overflow=False)

@@ -27,13 +27,12 @@ relabelled at the start of the step whose pseudo-label changed.
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.model import ExponentialMovingAverage
 from torch import nn
 
 from selfemb.registry import MODELS
 
 from ..memories import KeyQueue, ODCMemory
-from ..utils import batch_shuffle, batch_unshuffle, sample_indices
+from ..utils import MomentumEncoder, batch_shuffle, batch_unshuffle, sample_indices
 from ..utils.label_sampling import STRATEGIES, label_segments, sample_negatives, sample_positives
 from .base import EmbeddingAlgorithm
 
@@ -94,7 +93,7 @@ class InterCLR(EmbeddingAlgorithm):
         self.negative_strategy, self.pool_fraction = negative_strategy, pool_fraction
         self.block_size = block_size
         if intra_source == 'moco':
-            self.key_encoder = ExponentialMovingAverage(nn.Sequential(self.backbone, self.neck),
+            self.key_encoder = MomentumEncoder(nn.Sequential(self.backbone, self.neck),
                                                         momentum=1 - key_momentum)
             self.queue = KeyQueue(self.intra_negatives, self.memory.feat_dim)
 
@@ -126,18 +125,21 @@ class InterCLR(EmbeddingAlgorithm):
                    indices: torch.Tensor) -> torch.Tensor:
         labels = self.memory.labels
         with torch.no_grad():
-            segments = label_segments(labels)
+            segments = label_segments(labels, self.memory.num_clusters)
             positives = sample_positives(labels, indices, segments)
+            # the no-negative check reads the device unless the memory knows every
+            # cluster has a member
             negatives = sample_negatives(q, bank, labels, labels[indices], self.num_negatives,
                                          self.negative_strategy, self.pool_fraction,
-                                         self.block_size, segments)
+                                         self.block_size, segments,
+                                         check=not self.memory.known_nonempty())
         return self.inter_head.loss(q, bank[positives], bank[negatives])
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
         indices = sample_indices(data_samples, inputs[0].device)
         bank = self.memory.current_bank()  # relabel / re-average with the previous batch
-        if not bool(self.memory.initialized):
+        if not self.memory.is_initialized:
             raise RuntimeError('InterCLR: the ODCMemory has no initial clustering; add '
                                "method_hooks = dict(odc_init=dict(type='ODCInitHook'))")
         views = self.views(inputs, 2 if self.intra_source == 'moco' else 1)

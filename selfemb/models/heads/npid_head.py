@@ -39,6 +39,11 @@ class NPIDHead(InstanceHead):
         self.num_negatives = num_negatives
         self.register_buffer('log_z', torch.tensor(0.0))
         self.register_buffer('log_z_ready', torch.tensor(False))
+        self._log_z_ready = False  # host copy of log_z_ready: no device read per step
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._log_z_ready = bool(self.log_z_ready)
 
     def loss(self, batch: InstanceBatch) -> Dict[str, torch.Tensor]:
         bank, indices = batch.require('bank', self), batch.require('indices', self)
@@ -52,8 +57,9 @@ class NPIDHead(InstanceHead):
             return memory_softmax_loss(features, bank, indices, self.temperature)
         noise = torch.randint(0, bank.size(0), (features.size(0), self.num_negatives),
                               device=features.device)
-        if not self.log_z_ready:
+        if not self._log_z_ready:
             log_z = estimate_log_z(features.detach(), bank, noise, self.temperature)
             self.log_z.copy_(all_reduce_mean(log_z))
             self.log_z_ready.fill_(True)
+            self._log_z_ready = True
         return memory_nce_loss(features, bank, indices, noise, self.log_z, self.temperature)

@@ -82,7 +82,9 @@ class SuperANDHead(ANDHead):
             losses['loss_aug'] = self.aug_weight * augmentation_loss(
                 logits[:size], logits[size:], self.aug_temperature)
         weight = ue_weight(self.round_epoch(batch), self.ue_step, self.ue_factor)
-        losses['loss_ue'] = (weight * uniform_entropy_loss(logits, both, self.ue_self_logit)
+        # indices are the bank's own rows (sized from the dataset): no host-side check
+        losses['loss_ue'] = (weight * uniform_entropy_loss(logits, both, self.ue_self_logit,
+                                                           check=False)
                              if weight > 0 else logits.new_zeros(()))  # official: skipped
-        losses['ue_weight'] = logits.new_tensor(weight)
+        losses['ue_weight'] = logits.new_full((), weight)  # no host-to-device copy
         return losses

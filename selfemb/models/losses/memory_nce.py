@@ -36,7 +36,7 @@ def memory_nce_loss(features: torch.Tensor, bank: torch.Tensor, indices: torch.T
     idx = torch.cat([indices[:, None], noise_indices], dim=1)
     logits = torch.einsum('bd,bkd->bk', features.float(), bank[idx].float()) / temperature
     log_p = logits - log_z
-    log_noise = torch.log(torch.tensor(k / n, device=features.device))
+    log_noise = torch.full((), k / n, device=features.device).log()  # no host copy
     # log h = log P - log(P + K/N); log(1 - h) = log(K/N) - log(P + K/N)
     log_denominator = torch.logaddexp(log_p, log_noise.expand_as(log_p))
     log_h_pos = log_p[:, 0] - log_denominator[:, 0]
@@ -48,6 +48,6 @@ def estimate_log_z(features: torch.Tensor, bank: torch.Tensor, noise_indices: to
                    temperature: float) -> torch.Tensor:
     """NPID's one-off estimate ``Z ≈ N · mean(exp(v·m_k/τ))`` over the noise samples."""
     logits = torch.einsum('bd,bkd->bk', features.float(), bank[noise_indices].float())
-    log_mean = torch.logsumexp((logits / temperature).flatten(), 0) - torch.log(
-        torch.tensor(float(logits.numel()), device=logits.device))
-    return log_mean + torch.log(torch.tensor(float(bank.size(0)), device=logits.device))
+    log_mean = torch.logsumexp((logits / temperature).flatten(), 0) - torch.full(
+        (), float(logits.numel()), device=logits.device).log()
+    return log_mean + torch.full((), float(bank.size(0)), device=logits.device).log()

@@ -46,7 +46,7 @@ def augmentation_loss(logits_view1: torch.Tensor, logits_view2: torch.Tensor,
 
 
 def uniform_entropy_loss(logits: torch.Tensor, indices: torch.Tensor,
-                         self_logit: Optional[float] = -10.0) -> torch.Tensor:
+                         self_logit: Optional[float] = -10.0, check: bool = True) -> torch.Tensor:
     """Unification-entropy loss (eq. 11–12): mean entropy of the softmax over the memory
     logits with each row's own memory entry masked out.
 
@@ -69,6 +69,8 @@ def uniform_entropy_loss(logits: torch.Tensor, indices: torch.Tensor,
             exactly as in eq. 11; ``None`` keeps it (unmasked, as only the official
             first commit 05ce30f computed: there the masked value was overwritten by the
             unmasked one on the next line).
+        check: Check that ``indices`` lie in ``[0, N)`` (a host synchronisation on a GPU;
+            callers whose indices are valid by construction pass ``False``).
 
     Returns:
         Scalar loss (minimised).
@@ -77,7 +79,7 @@ def uniform_entropy_loss(logits: torch.Tensor, indices: torch.Tensor,
         raise ValueError('uniform_entropy_loss expects M x N logits and M indices, got '
                          f'{tuple(logits.shape)} and {tuple(indices.shape)}')
     n = logits.size(1)
-    if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= n):
+    if check and indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= n):
         raise ValueError(f'uniform_entropy_loss: indices must be in [0, {n}), got '
                          f'{int(indices.min())}..{int(indices.max())}')
     if self_logit is not None and (math.isnan(self_logit) or self_logit == math.inf):

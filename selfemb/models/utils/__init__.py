@@ -5,6 +5,7 @@ from .distributed import (
     batch_shuffle,
     batch_unshuffle,
 )
+from .ema import MomentumEncoder
 from .kmeans import centroids_from_labels, global_batch_kmeans, spherical_kmeans
 from .neighbourhood import (
     entropy_and_neighbours,
@@ -24,4 +25,4 @@ __all__ = ['StrictPretrained', 'all_gather_cat', 'all_reduce_mean', 'all_reduce_
            'SobelFilter', 'sobel_filter', 'entropy_and_neighbours', 'softmax_entropy',
            'nearest_neighbours', 'num_anchors', 'select_anchors', 'neighbourhood_consistency',
            'class_statistics', 'random_labels', 'split_empty_classes', 'spherical_kmeans',
-           'global_batch_kmeans', 'centroids_from_labels']
+           'global_batch_kmeans', 'centroids_from_labels', 'MomentumEncoder']

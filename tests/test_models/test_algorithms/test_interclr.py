@@ -109,7 +109,7 @@ def test_memory_intra_branch_and_inter_branch_against_the_bank():
 
 def test_errors_name_the_problem():
     model = build()
-    model.memory.initialized.fill_(False)
+    model.memory.setup(N, seed=0)  # sized, without the initial clustering
     with pytest.raises(RuntimeError, match='ODCInitHook'):
         model.loss(*batch())
     with pytest.raises(ValueError, match='two views'):
