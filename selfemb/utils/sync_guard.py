@@ -11,8 +11,9 @@ queue drains, and the step can no longer be captured as one CUDA graph (DESIGN Â
   synchronises raises (PyTorch's own detector, exact);
 * on every device (the CPU included, where nothing ever waits and so nothing would be
   caught otherwise), with :class:`SyncGuard`, a :class:`~torch.overrides.TorchFunctionMode`
-  that raises :class:`HostSyncError` on each operation of :data:`FORBIDDEN` and on
-  indexing with a boolean (mask) tensor, read or write.
+  that raises :class:`HostSyncError` on each operation of :data:`FORBIDDEN`, on indexing
+  with a boolean (mask) tensor, read or write, and on building a tensor from host data
+  for a device (``torch.tensor(x, device=...)``, ``t.new_tensor(x)``: a blocking copy).
 
 Python numbers are fine (``x.size(0)``, ``int(2.0)``); only tensors are refused. The mode
 sees the calls made from Python (the whole model, loss and optimizer code), not those
@@ -91,6 +92,11 @@ def sync_reason(func: Callable, args: tuple, kwargs: dict) -> Optional[str]:
         return 'indexes with a boolean mask (its output shape depends on the data)'
     if func is torch.where and len(args) + len(kwargs) == 1:
         return 'has an output shape that depends on the data (one-argument where)'
+    if func is Tensor.new_tensor or (func in (torch.tensor, torch.as_tensor)
+                                     and kwargs.get('device') is not None
+                                     and not isinstance(args[0] if args else None, Tensor)):
+        return ('copies host data to the device, a blocking copy on a GPU (a scalar: '
+                'torch.full / new_full; data: a pinned tensor copied with non_blocking=True)')
     if (func in (torch.repeat_interleave, Tensor.repeat_interleave)
             and isinstance(args[1] if len(args) > 1 else kwargs.get('repeats'), Tensor)
             and kwargs.get('output_size') is None):

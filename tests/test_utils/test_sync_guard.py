@@ -35,6 +35,9 @@ SYNCS = {
     'mask write': lambda: X.clone().__setitem__(MASK, 0.0),
     'mask index_put_': lambda: X.clone().index_put_((MASK, ), torch.tensor(0.0)),
     'repeat_interleave without output_size': lambda: torch.repeat_interleave(X, LONG[:1]),
+    'tensor from host data for a device': lambda: torch.tensor(0.5, device=X.device),
+    'as_tensor from host data for a device': lambda: torch.as_tensor([1, 2], device='cpu'),
+    'new_tensor': lambda: X.new_tensor(0.5),
 }
 
 
@@ -59,6 +62,9 @@ def test_guard_lets_device_side_work_run():
         hot = F.one_hot(LONG, 6).sum(0)
         repeated = torch.repeat_interleave(X[:2], torch.tensor([1, 2]), output_size=3)
         sorted_x = torch.sort(X, descending=True, stable=True).values
+        scalar = X.new_full((), 0.5) + torch.full((), 2.0, device=X.device)
+        host = torch.as_tensor([1, 2])  # host data kept on the host, no device named
+        same = torch.as_tensor(X, device=X.device)  # a tensor already: no copy
         n, rows = X.size(0), X.shape[0]  # Python ints are fine
         flag = bool(n > 2) and int(3.0) == 3
     assert picked.tolist() == [0.0, 2.0, 2.0, 5.0]
@@ -68,6 +74,7 @@ def test_guard_lets_device_side_work_run():
     assert counts.tolist() == hot.tolist() == [1, 0, 2, 0, 0, 1]
     assert repeated.tolist() == [0.0, 1.0, 1.0]
     assert sorted_x[0] == 5.0 and n == rows == 6 and flag
+    assert scalar == 2.5 and host.tolist() == [1, 2] and same is X
     assert net.weight.grad is not None
 
 
