@@ -13,6 +13,7 @@ from torch.distributed.elastic.multiprocessing.errors import record
 
 from selfemb.engine.config_check import check_cfg_options
 from selfemb.engine.dist import init_distributed, shutdown_distributed
+from selfemb.engine.optim_wrappers import bf16_wrapper_type
 from selfemb.engine.runner import build_runner, default_work_dir
 from selfemb.utils.checkpoint import trust_checkpoints
 
@@ -32,7 +33,7 @@ def parse_args() -> argparse.Namespace:
                         help='load checkpoints that are not tensors-only in full (runs their '
                         'pickled code: only for files you trust)')
     parser.add_argument('--amp', action='store_true',
-                        help='bf16 automatic mixed precision')
+                        help='bf16 automatic mixed precision (Bf16OptimWrapper: no loss scaling)')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels_last inputs and backbone (faster convolutions)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -55,12 +56,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.allow_mismatch = True
     if args.trust_checkpoint:
         trust_checkpoints()
-    if args.amp:
+    if args.amp:  # bf16 autocast, no loss scaling (no per-step host read)
         if not torch.cuda.is_available():
-            raise SystemExit('--amp (bf16 autocast through mmengine AmpOptimWrapper) needs a GPU')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.dtype = 'bfloat16'
-        cfg.optim_wrapper.setdefault('loss_scale', 1.0)  # bf16 needs no loss scaling
+            raise SystemExit('--amp (bf16 autocast through Bf16OptimWrapper) needs a GPU')
+        cfg.optim_wrapper.type = bf16_wrapper_type(cfg.optim_wrapper.get('type', 'OptimWrapper'))
     if args.channels_last:
         cfg.data_preprocessor = dict(cfg.get('data_preprocessor') or {}, channels_last=True)
     if args.launcher != 'none' and not torch.cuda.is_available():

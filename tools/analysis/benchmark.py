@@ -34,6 +34,7 @@ from mmengine.runner import Runner
 from selfemb.apis import build_model_from_cfg
 from selfemb.engine.config_check import check_cfg_options
 from selfemb.engine.hooks.neighbourhood_discovery_hook import PRECISIONS
+from selfemb.engine.optim_wrappers import bf16_wrapper_type
 from selfemb.models.utils import nearest_neighbours, num_anchors, select_anchors, softmax_entropy
 
 
@@ -209,8 +210,8 @@ def main() -> None:
     optim_cfg = dict(cfg.optim_wrapper)
     if args.amp:
         if device.type != 'cuda':
-            raise SystemExit('--amp (bf16 autocast through mmengine AmpOptimWrapper) needs a GPU')
-        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16', loss_scale=1.0)
+            raise SystemExit('--amp (bf16 autocast through Bf16OptimWrapper) needs a GPU')
+        optim_cfg.update(type=bf16_wrapper_type(optim_cfg.get('type', 'OptimWrapper')))
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     for memory in model.memories():

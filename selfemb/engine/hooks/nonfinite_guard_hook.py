@@ -18,7 +18,7 @@ from selfemb.registry import HOOKS
 from selfemb.utils.checkpoint import resolve_last_checkpoint
 
 from ...models.memories import BaseMemory
-from ..optim_wrappers import NonFiniteSkipOptimWrapper
+from ..optim_wrappers import Bf16Autocast, NonFiniteSkipOptimWrapper
 
 __all__ = ['NonFiniteGuardHook', 'NonFiniteLossError', 'nonfinite_tensors']
 
@@ -68,10 +68,11 @@ class NonFiniteGuardHook(Hook):
       ``OptimWrapper`` when ``clip_grad`` is set, already a host float) is checked every
       iteration.
     * ``'skip'``: needs ``optim_wrapper=dict(type='NonFiniteSkipOptimWrapper', ...)``
-      (checked in ``before_train``; ``--amp`` replaces the wrapper type, so it cannot be
-      combined with ``'skip'``). The wrapper skips the optimizer step of a non-finite loss
-      or gradient (one host read per step); this hook then restores what the forward pass
-      changed (:func:`forward_state`, snapshotted before each iteration), logs the skip,
+      (checked in ``before_train``; ``--amp`` turns it into
+      ``Bf16NonFiniteSkipOptimWrapper``, which is one too). The wrapper skips the optimizer
+      step of a non-finite loss or gradient (one host read per step, the price of this
+      mode); this hook then restores what the forward pass changed
+      (:func:`forward_state`, snapshotted before each iteration), logs the skip,
       keeps the count in the message hub (``nonfinite_skips``, saved in checkpoints and
       restored by ``--resume``) and raises after ``max_skips`` skips in a row. Memory
       banks keep their old row wherever a new feature is non-finite (``SimpleMemory``).
@@ -112,8 +113,8 @@ class NonFiniteGuardHook(Hook):
             if not all(isinstance(w, NonFiniteSkipOptimWrapper) for w in wrappers):
                 raise TypeError(
                     "NonFiniteGuardHook(action='skip') needs optim_wrapper=dict(type="
-                    f"'NonFiniteSkipOptimWrapper', ...), got {type(wrapper).__name__} (--amp "
-                    "replaces the wrapper type: train without it, or use action='stop')")
+                    "'NonFiniteSkipOptimWrapper', ...) (with --amp it becomes "
+                    f"Bf16NonFiniteSkipOptimWrapper), got {type(wrapper).__name__}")
             self._wrappers = wrappers
             self.skips = runner.message_hub.get_info('nonfinite_skips', 0)
             self.consecutive_skips = runner.message_hub.get_info('nonfinite_consecutive_skips', 0)
@@ -256,7 +257,8 @@ class NonFiniteGuardHook(Hook):
         tips = ['a lower learning rate (optim_wrapper.optimizer.lr)',
                 'a warm-up (a LinearLR in param_scheduler)',
                 'gradient clipping (optim_wrapper.clip_grad=dict(max_norm=...))']
-        if 'Amp' in type(runner.optim_wrapper).__name__:
+        if any(isinstance(w, Bf16Autocast) or 'Amp' in type(w).__name__
+               for w in _wrappers(runner.optim_wrapper)):
             tips.append('training without --amp')
         if self.action == 'stop':
             tips.append("skipping bad steps (NonFiniteGuardHook action='skip')")
