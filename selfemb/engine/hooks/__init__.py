@@ -1,4 +1,5 @@
 """Training hooks."""
+from .deferred_runtime_info_hook import DeferredRuntimeInfoHook, flush_logged_scalars
 from .knn_eval_hook import KNNEvalHook
 from .memory_init_hook import MemoryInitHook
 from .neighbour_positive_hook import NeighbourPositiveHook
@@ -11,4 +12,5 @@ from .uic_label_hook import UICLabelHook
 
 __all__ = ['KNNEvalHook', 'MemoryInitHook', 'NeighbourhoodDiscoveryHook', 'RandomStateHook',
            'ODCInitHook', 'UICLabelHook', 'NeighbourPositiveHook', 'SafeCheckpointHook',
-           'NonFiniteGuardHook', 'NonFiniteLossError']
+           'NonFiniteGuardHook', 'NonFiniteLossError', 'DeferredRuntimeInfoHook',
+           'flush_logged_scalars']
