@@ -7,7 +7,9 @@ default_scope = 'selfemb'
 runner_type = 'SelfembRunner'
 
 default_hooks = dict(
-    runtime_info=dict(type='RuntimeInfoHook'),
+    # mmengine's RuntimeInfoHook, with the losses kept on the device until the logger (or
+    # a checkpoint, an epoch end) reads them: no host synchronisation per iteration
+    runtime_info=dict(type='DeferredRuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),

@@ -10,7 +10,7 @@ _base_ = [
 ]
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=5e-4))
+    optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=5e-4, fused=True))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=200, eta_min=3e-5, by_epoch=True, begin=0, end=200)
 ]

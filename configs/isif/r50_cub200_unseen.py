@@ -91,7 +91,7 @@ custom_hooks = dict(neighbour_positive=dict(
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.001, momentum=0.9, weight_decay=5e-4))
+    optimizer=dict(type='SGD', lr=0.001, momentum=0.9, weight_decay=5e-4, fused=True))
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=60)
 default_hooks = dict(checkpoint=dict(interval=5), logger=dict(interval=20))

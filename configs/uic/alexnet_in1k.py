@@ -33,7 +33,7 @@ train_dataloader = dict(
     ]))
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4, fused=True))
 param_scheduler = [dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=True, begin=0, end=500)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500)
 # the hook UIC cannot run without (as in configs/_base_/models/uic_r18_cifar.py, this

@@ -14,7 +14,7 @@ train_dataloader = dict(batch_size=256,
                         sampler=dict(type='ClassBalancedSampler', _delete_=True))
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4))
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, fused=True))
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=20, eta_min=0.0,
                         begin=0, end=20)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20)

@@ -45,7 +45,7 @@ train_dataloader = dict(
     ]))
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.2, momentum=0.9, weight_decay=1e-4))
+    optimizer=dict(type='SGD', lr=0.2, momentum=0.9, weight_decay=1e-4, fused=True))
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=500, eta_min=0.0,
                         begin=0, end=500)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500)

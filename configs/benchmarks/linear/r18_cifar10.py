@@ -10,7 +10,8 @@ _base_ = [
     '../../_base_/default_runtime.py',
 ]
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.))
+    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.,
+                                        fused=True))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=100, by_epoch=True, begin=0, end=100)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=1, save_best='auto'))

@@ -11,7 +11,8 @@ _base_ = [
 ]
 model = dict(backbone=dict(init_cfg=dict(checkpoint='work_dirs/isif_r18_fmnist/epoch_20.pth')))
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.))
+    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.,
+                                        fused=True))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=30, by_epoch=True, begin=0, end=30)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=30, val_interval=5)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=1, save_best='auto'))

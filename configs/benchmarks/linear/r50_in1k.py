@@ -30,7 +30,8 @@ model = dict(
         topk=(1, 5)),
 )
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='SGD', lr=30., momentum=0.9, weight_decay=0.))
+    type='OptimWrapper', optimizer=dict(type='SGD', lr=30., momentum=0.9, weight_decay=0.,
+                                        fused=True))
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[60, 80], gamma=0.1)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=1, save_best='auto'))
