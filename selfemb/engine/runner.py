@@ -128,6 +128,11 @@ class SelfembRunner(Runner):
         return checkpoint
 
     def build_train_loop(self, loop):
+        """mmengine's, with ``EpochBasedTrainLoop`` resuming inside an epoch
+        (:class:`~selfemb.engine.loops.ResumableEpochBasedTrainLoop`)."""
+        if isinstance(loop, dict) and loop.get('type') in ('EpochBasedTrainLoop',
+                                                           'mmengine.EpochBasedTrainLoop'):
+            loop = dict(loop, type='ResumableEpochBasedTrainLoop')
         loop = super().build_train_loop(loop)
         loader = loop.dataloader
         if len(loader) == 0:
