@@ -15,7 +15,7 @@ already decoded) and ``K x B x 4`` boxes ``(x1, y1, x2, y2)`` in pixels of each 
   antialiased) in one pipeline; on a machine without a GPU it runs DALI's CPU backend.
 
 A JPEG the GPU decoder rejects is decoded on the CPU (one warning naming the file); one
-that the CPU cannot decode either raises :class:`~selfemb.datasets.SampleLoadError`
+that the CPU cannot decode either raises :class:`~selfemb.utils.errors.SampleLoadError`
 naming its path. Nothing is skipped silently.
 """
 import warnings
@@ -26,7 +26,7 @@ from torch import Tensor
 from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.ops import roi_align
 
-from selfemb.datasets.checks import SampleLoadError
+from selfemb.utils.errors import SampleLoadError
 
 
 def _split(images: Sequence[Tensor]) -> tuple:
