@@ -60,6 +60,7 @@ def test_isif_end_to_end_through_the_runner_and_plain_baselines(capsys, monkeypa
         assert hook in result['end_to_end_hooks']
     assert [p.split()[0] for p in result['end_to_end_pushed_beyond_window']] == [
         'SafeCheckpointHook', 'KNNEvalHook']
+    assert result['end_to_end_work_dir'] == str(tmp_path / 'run')
     logs = list((tmp_path / 'run').glob('*/*.log'))
     assert len(logs) == 1 and logs[0].read_text().count('Epoch(train)') == timed
     assert not list((tmp_path / 'run').glob('*.pth'))

@@ -146,7 +146,6 @@ def time_runner_loop(cfg, work_dir: str, warmup: int, iters: int, repeats: int,
         'end_to_end_hooks': [type(h).__name__ for h in runner.hooks
                              if not isinstance(h, (IterStart, WindowClock))],
         'end_to_end_pushed_beyond_window': pushed,
-        'end_to_end_work_dir': work_dir,
     }
     model = unwrap(runner.model)
     batch = next(iter(runner.train_loop.dataloader))

@@ -60,7 +60,7 @@ def throughput(args: argparse.Namespace) -> Dict[str, object]:
         repeats=args.repeats, profile_steps=args.profile_steps if on_cuda else 0, **env)
     result.update(summarise('end_to_end', runner.windows, runner.gpu_busy_ms, images, views,
                             on_cuda))
-    result.update(runner.info)
+    result.update(runner.info, end_to_end_work_dir=args.work_dir)  # None: a removed temp dir
 
     loop = PlainLoop(model, batch, sgd_kwargs(cfg), device, args.amp)
     windows = time_windows(loop.eager_step, args.warmup, args.iters, args.repeats, device)
