@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every GPU figure of the speed yardstick (docs/benchmarks.md) in one run, each command
-# under a timeout, the timeouts adding up to under 10 minutes on one H100: the throughput of every Fashion-MNIST config (end to end through
-# the Runner, plain eager and plain CUDA-graphed loops; ISIF first), AND's discovery at
-# 1.28M rows in bf16, and the bf16 discovery checked against fp32 on a 60k bank.
+# under a timeout, the timeouts adding up to under 10 minutes on one H100: the
+# throughput of every Fashion-MNIST config (end to end through the Runner, plain eager
+# and plain CUDA-graphed loops; ISIF first), AND's discovery at 1.28M rows in bf16, and
+# the bf16 discovery checked against fp32 on a 60k bank.
 #
 #   scripts/gpu_figures_speed.sh
 #
