@@ -36,6 +36,11 @@ nearest other row of every row, anchors at select_rate 0.25), in total and per p
 after an untimed warm-up on a 4096-row slice; ``--check`` adds the fp32 reference on the
 same bank and lists the anchors and neighbours that differ, each marked as a tie within
 the precision's rounding or not.
+
+    python tools/analysis/benchmark.py --input CONFIG [CONFIG ...] --data-root DIR ...
+
+Input paths of image-file configs side by side (CPU workers vs GPU decoding): data-only,
+model-only and end-to-end images/s; see ``benchmark_input.py`` beside this file.
 """
 import argparse
 import json
@@ -84,6 +89,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    if '--input' in sys.argv[1:]:  # image-file input paths: benchmark_input.py beside this
+        import benchmark_input
+        return benchmark_input.main(sys.argv[1:])
     args = parse_args()
     if args.discovery is not None:
         dtype = PRECISIONS['bf16' if args.bf16 else args.precision]

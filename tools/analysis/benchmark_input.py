@@ -22,7 +22,9 @@ last line is JSON.
 import argparse
 import json
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Callable, Dict, Iterator, List
 
 import torch
@@ -32,6 +34,9 @@ from mmengine.runner import Runner
 
 from selfemb.apis import build_model_from_cfg
 from selfemb.engine.config_check import check_cfg_options
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the ``bench`` package beside it
+from bench.config import apply_amp  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -99,6 +104,8 @@ def load_cfg(path: str, args) -> Config:
         loader.batch_size = args.batch_size
     if args.channels_last:
         cfg.data_preprocessor = dict(cfg.get('data_preprocessor') or {}, channels_last=True)
+    if args.amp:
+        apply_amp(cfg)  # what --amp means for tools/train.py and the throughput mode
     return cfg
 
 
@@ -107,12 +114,7 @@ def measure(path: str, args, device: torch.device) -> dict:
     if cfg.get('env_cfg', {}).get('cudnn_benchmark'):
         torch.backends.cudnn.benchmark = True
     model = build_model_from_cfg(cfg).to(device)
-    optim_cfg = dict(cfg.optim_wrapper)
-    if args.amp:
-        if device.type != 'cuda':
-            raise SystemExit('--amp needs a GPU')
-        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16', loss_scale=1.0)
-    optim_wrapper = build_optim_wrapper(model, optim_cfg)
+    optim_wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper))
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     for memory in model.memories():
         memory.setup(len(loader.dataset), seed=0)
