@@ -241,13 +241,14 @@ def test_fmnist_configs_graph_ready_or_refused_with_a_reason(config):
 
 
 class Recorder(Hook):
-    """Every iteration's log variables."""
+    """Every iteration's log variables and learning rates (as the logger reads them)."""
 
     def __init__(self) -> None:
-        self.losses = []
+        self.losses, self.lrs = [], []
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         self.losses.append({k: v.detach().clone() for k, v in outputs.items()})
+        self.lrs.append(runner.optim_wrapper.get_lr()['lr'])
 
 
 def run(config: str, data_root: Path, work_dir: Path, graph: bool, fused: bool,
@@ -276,7 +277,7 @@ def run(config: str, data_root: Path, work_dir: Path, graph: bool, fused: bool,
     runner.train()
     hooks = [h for h in runner.hooks if isinstance(h, CudaGraphHook)]
     assert len(hooks) == graph
-    return runner, recorder.losses, hooks[0].step if graph else None
+    return runner, recorder, hooks[0].step if graph else None
 
 
 @pytest.mark.parametrize('fused', [False, True], ids=['sgd', 'fused_sgd'])
@@ -285,11 +286,14 @@ def run(config: str, data_root: Path, work_dir: Path, graph: bool, fused: bool,
     pytest.param('configs/isif/r18_fmnist_unseen.py', marks=pytest.mark.slow)])  # same model
 def test_static_step_equals_eager_train_step_through_the_runner(config, fused, tiny_fmnist,
                                                                 tmp_path):
-    eager, eager_losses, _ = run(config, tiny_fmnist, tmp_path / 'eager', False, fused)
-    graph, graph_losses, step = run(config, tiny_fmnist, tmp_path / 'graph', True, fused)
+    eager, eager_log, _ = run(config, tiny_fmnist, tmp_path / 'eager', False, fused)
+    graph, graph_log, step = run(config, tiny_fmnist, tmp_path / 'graph', True, fused)
     assert step.captures == (1 if fused else 2) and step.captures + step.replays == 3
-    assert len(graph_losses) == len(eager_losses) == 4
-    for got, expected in zip(graph_losses, eager_losses):
+    # the schedule's numbers, read by the logger, are those of the eager run
+    assert graph_log.lrs == eager_log.lrs and len(set(map(tuple, eager_log.lrs))) > 1
+    assert all(isinstance(lr, float) for lrs in graph_log.lrs for lr in lrs)
+    assert len(graph_log.losses) == len(eager_log.losses) == 4
+    for got, expected in zip(graph_log.losses, eager_log.losses):
         assert got.keys() == expected.keys()
         for key in got:
             assert torch.equal(got[key], expected[key]), key
