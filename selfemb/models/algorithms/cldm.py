@@ -59,6 +59,9 @@ class CLDm(EmbeddingAlgorithm):
     """
 
     renamed_keys = dict(RENAMED_HEADS, queue='queue.keys', queue_ptr='queue.ptr')
+    graph_blocker = ("synchronises with the host in its step: mmengine's "
+                     'ExponentialMovingAverage branches on its step count and KeyQueue.push '
+                     'reads its pointer')
 
     def __init__(self, backbone: dict, neck: dict, instance_head: dict, group_head: dict,
                  queue_len: int = 4096, feat_dim: int = 128, momentum: float = 0.999,
