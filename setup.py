@@ -24,6 +24,9 @@ EXTRAS = {
     'transfer': ['mmdet==3.3.0', 'mmsegmentation==1.2.2', 'ftfy', 'regex'],
     'eval': ['scikit-learn', 'matplotlib'],
     'tests': ['pytest', 'pytest-timeout', 'ruff==0.17.6'],
+    # the GPU JPEG input path's fast decoder (configs/_base_/datasets/imagenet_gpu.py);
+    # without it that path decodes with torchvision
+    'dali': ['nvidia-dali-cuda130>=2.4'],
 }
 
 setup(

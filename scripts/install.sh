@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build the selfemb environment from nothing; safe to run again (steps already done are skipped).
 #   VENV=path (default .venv)   SKIP_APT=1 to skip the Fashion-MNIST Debian package.
+#   WITH_DALI=1 also installs NVIDIA DALI (pip extra [dali], ~200 MB), the fast decoder of
+#   the GPU JPEG input path (configs/_base_/datasets/imagenet_gpu.py); not needed otherwise.
 # Order matters: torch first, then mmcv compiled against it, then the OpenMMLab packages
 # (see docs/get_started.md for why one pip command cannot do it).
 set -euo pipefail
@@ -42,6 +44,11 @@ $PIP install -q "mmpretrain==1.2.0" "mmdet==3.3.0" "mmsegmentation==1.2.2" ftfy 
 
 log "selfemb (editable)"
 $PIP install -q --no-build-isolation --no-deps -e .
+
+if [ -n "${WITH_DALI:-}" ]; then
+  log "NVIDIA DALI (extra [dali])"
+  $PIP install -q "nvidia-dali-cuda130>=2.4"
+fi
 
 if [ -z "${SKIP_APT:-}" ] && [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
   log "Fashion-MNIST (Debian package dataset-fashion-mnist)"

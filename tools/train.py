@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 from torch.distributed.elastic.multiprocessing.errors import record
 
 from selfemb.engine.config_check import check_cfg_options
+from selfemb.engine.cuda_graph import disable_nccl_async_error_handling
 from selfemb.engine.dist import init_distributed, shutdown_distributed
 from selfemb.engine.optim_wrappers import bf16_wrapper_type
 from selfemb.engine.runner import build_runner, default_work_dir
@@ -36,6 +37,9 @@ def parse_args() -> argparse.Namespace:
                         help='bf16 automatic mixed precision (Bf16OptimWrapper: no loss scaling)')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels_last inputs and backbone (faster convolutions)')
+    parser.add_argument('--cuda-graph', action='store_true',
+                        help='replay the whole training step from a CUDA graph captured per '
+                        'batch shape (cfg.cuda_graph; docs/components.md, "CUDA graph step")')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_epochs=5')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -48,6 +52,15 @@ def parse_args() -> argparse.Namespace:
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
+    # before --cfg-options, so that cuda_graph.warmup=5 names a key the config has
+    cfg.cuda_graph = dict(dict(enable=False, warmup=3, max_graphs=2),
+                          **(cfg.get('cuda_graph') or {}))
+    if args.cuda_graph:
+        if not torch.cuda.is_available():
+            raise SystemExit('--cuda-graph captures the training step in a CUDA graph and '
+                             'needs a GPU; none is visible (torch.cuda.is_available() is '
+                             'False). Train without --cuda-graph.')
+        cfg.cuda_graph.enable = True
     if args.cfg_options:
         check_cfg_options(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
@@ -76,6 +89,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    if cfg.cuda_graph.enable and args.launcher != 'none':
+        disable_nccl_async_error_handling()  # before the process group, for DDP's capture
     init_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
     runner = build_runner(cfg)
     runner.train()

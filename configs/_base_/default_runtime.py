@@ -37,3 +37,7 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0, deterministic=False)
+# The whole training step replayed from one CUDA graph per batch shape (GPU only; methods
+# whose step is not static are refused by name): tools/train.py --cuda-graph, or
+# --cfg-options cuda_graph.enable=True (docs/components.md, "CUDA graph step").
+cuda_graph = dict(enable=False, warmup=3, max_graphs=2)

@@ -5,13 +5,11 @@ from typing import Any, Callable, List, Sequence, Union
 
 import numpy as np
 
+from selfemb.utils.errors import SampleLoadError
+
 
 class IndicesError(ValueError):
     """``indices`` that select rows a data source does not have."""
-
-
-class SampleLoadError(RuntimeError):
-    """A sample that could not be loaded or transformed; names dataset, index and file."""
 
 
 def checked_indices(source: str, length: int,

@@ -15,17 +15,23 @@
   files both set, so the model base and the dataset base need keys of their own).
 * A training loader that yields no batch (fewer samples than the batch with
   ``drop_last``) is an error before the first epoch, not an empty run.
+* ``cuda_graph = dict(enable=True, warmup=3, max_graphs=2)`` (``tools/train.py
+  --cuda-graph``) replays the whole training step from a CUDA graph
+  (:class:`~selfemb.engine.cuda_graph.CudaGraphHook`, added after the other hooks); a DDP
+  model is then built on a side stream, as PyTorch asks before capturing its backward.
 """
 import copy
 import os.path as osp
 from typing import Any, List, Optional, Sequence, Union
 
+import torch
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
 from selfemb.registry import RUNNERS
 from selfemb.utils.checkpoint import resolve_last_checkpoint
 
+from .cuda_graph import graph_options, side_stream
 from .hooks.safe_checkpoint_hook import run_identity
 from .model_loading import check_checkpoint, unwrap
 
@@ -75,13 +81,25 @@ class SelfembRunner(Runner):
 
     @classmethod
     def from_cfg(cls, cfg) -> Runner:
-        """mmengine's ``from_cfg``, with ``method_hooks`` appended to ``custom_hooks``."""
+        """mmengine's ``from_cfg``, with ``method_hooks`` appended to ``custom_hooks``, then
+        the ``CudaGraphHook`` of an enabled ``cuda_graph``."""
         method_hooks = hooks_by_role(cfg.get('method_hooks'))
-        if method_hooks:
+        graph = graph_options(cfg)
+        if method_hooks or graph is not None:
             cfg = copy.deepcopy(cfg)
-            cfg.custom_hooks = hooks_by_role(cfg.get('custom_hooks')) + method_hooks
-            cfg.pop('method_hooks')
+            graph_hooks = [] if graph is None else [dict(type='CudaGraphHook', **graph)]
+            cfg.custom_hooks = hooks_by_role(cfg.get('custom_hooks')) + method_hooks + \
+                graph_hooks
+            cfg.pop('method_hooks', None)
         return super().from_cfg(cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
+        """mmengine's; built on a side stream when a distributed CUDA step is to be captured
+        (PyTorch's condition for capturing DDP's backward with NCCL)."""
+        capture_ddp = (self.distributed and torch.cuda.is_available()
+                       and graph_options(self.cfg) is not None)
+        with side_stream(capture_ddp):
+            return super().wrap_model(model_wrapper_cfg, model)
 
     def load_or_resume(self) -> None:
         if self._has_loaded:
@@ -128,6 +146,11 @@ class SelfembRunner(Runner):
         return checkpoint
 
     def build_train_loop(self, loop):
+        """mmengine's, with ``EpochBasedTrainLoop`` resuming inside an epoch
+        (:class:`~selfemb.engine.loops.ResumableEpochBasedTrainLoop`)."""
+        if isinstance(loop, dict) and loop.get('type') in ('EpochBasedTrainLoop',
+                                                           'mmengine.EpochBasedTrainLoop'):
+            loop = dict(loop, type='ResumableEpochBasedTrainLoop')
         loop = super().build_train_loop(loop)
         loader = loop.dataloader
         if len(loader) == 0:

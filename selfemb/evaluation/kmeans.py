@@ -1,6 +1,6 @@
-"""The one faiss k-means of selfemb: ODCInitHook's initial clustering, NMI, CLD's
-model-selection score and ``tools/analysis/benchmark.py``. (CLD's per-batch k-means on
-the device is :mod:`selfemb.models.utils.kmeans`.)"""
+"""The one faiss k-means of selfemb: ODCInitHook's initial clustering, NMI and CLD's
+model-selection score. (CLD's per-batch k-means on the device is
+:mod:`selfemb.models.utils.kmeans`.)"""
 from typing import Optional
 
 import numpy as np

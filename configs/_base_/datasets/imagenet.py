@@ -37,7 +37,9 @@ def _loader(ann_file, img_dir, pipeline, shuffle, batch_size, workers=8):
         num_workers=workers,
         persistent_workers=False,
         worker_init_fn=dict(type='selfemb.seed_worker_from_torch'),
-        sampler=dict(type='DefaultSampler', shuffle=shuffle),
+        # training: mmengine's DefaultSampler that a run resumed inside an epoch can start
+        # part-way (ResumableSampler)
+        sampler=dict(type='ResumableSampler' if shuffle else 'DefaultSampler', shuffle=shuffle),
         collate_fn=dict(type='pseudo_collate'),
         dataset=dict(type=dataset_type, data_root=data_root, ann_file=ann_file,
                      data_prefix=dict(img_path=img_dir), pipeline=pipeline))

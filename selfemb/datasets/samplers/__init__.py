@@ -1,3 +1,4 @@
 from .class_balanced_sampler import ClassBalancedSampler, balanced_indices
+from .resumable_sampler import ResumableSampler
 
-__all__ = ['ClassBalancedSampler', 'balanced_indices']
+__all__ = ['ClassBalancedSampler', 'balanced_indices', 'ResumableSampler']

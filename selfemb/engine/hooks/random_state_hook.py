@@ -59,6 +59,11 @@ class RandomStateHook(Hook):
         else:
             self._states = [state]
 
+    def before_train_epoch(self, runner) -> None:
+        # the states gathered at the last epoch end are for a save at that moment only
+        # (a run checkpointing by iteration saves inside the next epoch instead)
+        self._states = []
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         # a save inside an epoch (iteration checkpoints) has rank 0's state only
         checkpoint['random_states'] = self._states or [capture_random_state()]

@@ -13,6 +13,11 @@ from ..memories import BaseMemory, NeighbourhoodMemory, SimpleMemory
 
 #: message-hub key of the epoch within the AND round (``NeighbourhoodDiscoveryHook``)
 EPOCH_IN_ROUND_KEY = 'and_epoch_in_round'
+#: ``graph_blocker`` of a method that looks up its batch's dataset indices
+READS_HOST_INDICES = ("reads the batch's sample indices, which sample_indices copies from "
+                      "the host data samples (a replay would reuse the captured batch's)")
+#: ... and of one whose memory bank defers its update (``SimpleMemory`` and subclasses)
+QUEUES_BANK_UPDATE = 'queues its bank update in a Python attribute (SimpleMemory._pending)'
 
 
 class EmbeddingAlgorithm(BaseSelfSupervisor):
@@ -35,6 +40,10 @@ class EmbeddingAlgorithm(BaseSelfSupervisor):
     #: prefix when it ends with ``.``; applied by :meth:`upgrade_state_dict` on every load,
     #: so those checkpoints keep loading
     renamed_keys: Dict[str, str] = {}
+    #: why ``train_step`` cannot yet be captured as one CUDA graph (``cuda_graph`` in a
+    #: config, :mod:`selfemb.engine.cuda_graph`); ``None`` when it can: fixed shapes, no
+    #: host synchronisation, no state kept in Python between steps
+    graph_blocker: Optional[str] = 'has not declared its step static'
 
     def __init__(self, backbone: dict, neck: Optional[dict] = None, head: Optional[dict] = None,
                  memory: Optional[Union[dict, nn.Module]] = None,

@@ -6,7 +6,7 @@ import torch
 from ..heads import InstanceHead
 from ..memories import SimpleMemory
 from ..utils import sample_indices
-from .base import EmbeddingAlgorithm
+from .base import QUEUES_BANK_UPDATE, READS_HOST_INDICES, EmbeddingAlgorithm
 
 
 class InstanceAlgorithm(EmbeddingAlgorithm):
@@ -41,6 +41,13 @@ class InstanceAlgorithm(EmbeddingAlgorithm):
                              f'{name} embeds {self.num_views}: set model.num_views='
                              f'{self.head.num_views} and num_views={self.head.num_views} in '
                              'the pipeline / data preprocessor')
+
+    @property
+    def graph_blocker(self) -> Optional[str]:
+        """None (capturable) without a memory and with a head that reads no indices (ISIF)."""
+        if self.memory is not None:
+            return f'{READS_HOST_INDICES}; its memory {QUEUES_BANK_UPDATE}'
+        return READS_HOST_INDICES if self.head.reads_indices else None
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:

@@ -20,7 +20,7 @@ from selfemb.registry import MODELS
 
 from ..memories import PseudoLabelMemory
 from ..utils import SobelFilter, sample_indices
-from .base import EmbeddingAlgorithm
+from .base import READS_HOST_INDICES, EmbeddingAlgorithm
 
 
 @MODELS.register_module()
@@ -37,6 +37,8 @@ class UIC(EmbeddingAlgorithm):
             (:class:`~selfemb.models.utils.SobelFilter`) in front of the backbone, whose
             first layer then takes 2 channels (DeepCluster / UIC AlexNet).
     """
+
+    graph_blocker = READS_HOST_INDICES
 
     def __init__(self, num_classes: int, backbone: dict, head: dict, neck: Optional[dict] = None,
                  memory: Optional[dict] = None, sobel: bool = False,

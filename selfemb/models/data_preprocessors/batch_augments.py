@@ -84,33 +84,39 @@ class BatchRandomResizedCrop:
             raise ValueError(f'BatchRandomResizedCrop: bad scale {scale} or ratio {ratio}')
         self.scale, self.ratio, self.max_tries = tuple(scale), tuple(ratio), int(max_tries)
 
-    def _fallback(self, height: int, width: int) -> Tuple[int, int]:
+    def _fallback(self, height: Tensor, width: Tensor) -> Tuple[Tensor, Tensor]:
+        """Width and height of the central crop used when no try fits (per sample)."""
         in_ratio = width / height
-        if in_ratio < self.ratio[0]:
-            return width, int(round(width / self.ratio[0]))
-        if in_ratio > self.ratio[1]:
-            return int(round(height * self.ratio[1])), height
-        return width, height
+        narrow = in_ratio < self.ratio[0]
+        wide = in_ratio > self.ratio[1]
+        fw = torch.where(wide, (height * self.ratio[1]).round(), width)
+        fh = torch.where(narrow, (width / self.ratio[0]).round(), height)
+        return fw, fh
 
-    def sample_boxes(self, n: int, height: int, width: int,
+    def sample_boxes(self, n: int, height: Union[int, Tensor], width: Union[int, Tensor],
                      device: Union[str, torch.device] = 'cpu') -> Tensor:
-        """``n x 4`` integer-valued float boxes ``(x1, y1, x2, y2)`` (x2, y2 exclusive)."""
+        """``n x 4`` integer-valued float boxes ``(x1, y1, x2, y2)`` (x2, y2 exclusive).
+
+        ``height`` and ``width`` are one image size for all ``n`` boxes, or ``n`` sizes
+        (one per box: images of different sizes, e.g. decoded JPEGs)."""
+        height = torch.as_tensor(height, dtype=torch.float32, device=device).expand(n)
+        width = torch.as_tensor(width, dtype=torch.float32, device=device).expand(n)
         tries = (n, self.max_tries)
-        area = torch.empty(tries, device=device).uniform_(*self.scale) * (height * width)
+        area = torch.empty(tries, device=device).uniform_(*self.scale) * (height * width)[:, None]
         log_r = torch.empty(tries, device=device).uniform_(*map(math.log, self.ratio))
         aspect = torch.exp(log_r)
         w, h = (area * aspect).sqrt().round(), (area / aspect).sqrt().round()
-        ok = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+        ok = (w > 0) & (w <= width[:, None]) & (h > 0) & (h <= height[:, None])
         first = ok.to(torch.uint8).argmax(1, keepdim=True)  # first fitting try
         found = ok.any(1)
         fw, fh = self._fallback(height, width)
-        w = torch.where(found, w.gather(1, first).squeeze(1), float(fw))
-        h = torch.where(found, h.gather(1, first).squeeze(1), float(fh))
+        w = torch.where(found, w.gather(1, first).squeeze(1), fw)
+        h = torch.where(found, h.gather(1, first).squeeze(1), fh)
         u = torch.rand(2, n, device=device)
         x = torch.minimum((u[0] * (width - w + 1)).floor(), width - w)
         y = torch.minimum((u[1] * (height - h + 1)).floor(), height - h)
-        x = torch.where(found, x, float((width - fw) // 2))
-        y = torch.where(found, y, float((height - fh) // 2))
+        x = torch.where(found, x, ((width - fw) / 2).floor())
+        y = torch.where(found, y, ((height - fh) / 2).floor())
         return torch.stack([x, y, x + w, y + h], 1)
 
     def crop(self, imgs: Tensor, boxes: Tensor) -> Tensor:

@@ -141,14 +141,18 @@ class SelfSupPreprocessor(BaseDataPreprocessor):
         Eager, the ~300 small kernels of the pipeline are bound by launch overhead (ISIF
         recipe, 2 x 128 CIFAR views, H100: 4.7 ms GPU / 4.6 ms host per step); replayed,
         0.76 ms GPU / 0.15 ms host. RNG ops draw fresh numbers from torch's CUDA generator at every
-        replay. The output is cloned, so a later replay never overwrites it.
+        replay, as many as the eager kernels would. The warm-up before capture draws too, so
+        the generator is restored after it: the augmentations of a run resumed from a
+        checkpoint (whose first step captures again) are those of the uninterrupted run.
+        The output is cloned, so a later replay never overwrites it.
         """
         key = (tuple(batch.shape), batch.dtype, batch.device)
         if key not in self._graphs:
             static_in = batch.clone()
             side = torch.cuda.Stream(batch.device)
             side.wait_stream(torch.cuda.current_stream(batch.device))
-            with torch.cuda.stream(side):  # warm-up: cached constants, lazy inits
+            # warm-up (cached constants, lazy inits); its random numbers are not used
+            with torch.random.fork_rng(devices=[batch.device]), torch.cuda.stream(side):
                 self._augment(static_in)
             torch.cuda.current_stream(batch.device).wait_stream(side)
             graph = torch.cuda.CUDAGraph()
@@ -164,7 +168,8 @@ class SelfSupPreprocessor(BaseDataPreprocessor):
         batch = self._prepare(batch)
         if not (training and self.batch_augments):
             return [self._normalise(batch)]
-        if self.cuda_graph and batch.is_cuda:
+        # inside an enclosing capture (the whole-step graph) the kernels go into that graph
+        if self.cuda_graph and batch.is_cuda and not torch.cuda.is_current_stream_capturing():
             out = self._augment_graphed(batch)
         else:
             out = self._augment(batch)

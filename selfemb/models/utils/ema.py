@@ -12,7 +12,9 @@ class MomentumEncoder(ExponentialMovingAverage):
     mmengine decides between the first copy and an average by comparing its ``steps``
     buffer with 0 on the host, a device read every training step on a GPU; here the
     count is mirrored by a host integer (restored with the state dict), and ``steps``
-    is still advanced on the device for checkpoints.
+    is still advanced on the device for checkpoints. With ``interval=1`` (every update
+    averages after the first) the host count stops at 1, so nothing held in Python
+    changes after the first update.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -34,8 +36,13 @@ class MomentumEncoder(ExponentialMovingAverage):
             for averaged, buffer in zip(self.module.buffers(), model.buffers()):
                 averaged.data.copy_(buffer.data.to(averaged.device))
         self.steps += 1
-        self._host_steps += 1
+        self._host_steps = self._host_count(self._host_steps + 1)
+
+    def _host_count(self, steps: int) -> int:
+        """What the branches need of the update count: all of it, or (``interval=1``)
+        only whether it is 0."""
+        return min(steps, 1) if self.interval == 1 else steps
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         super()._load_from_state_dict(*args, **kwargs)
-        self._host_steps = int(self.steps)
+        self._host_steps = self._host_count(int(self.steps))

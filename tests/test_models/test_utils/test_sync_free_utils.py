@@ -73,6 +73,20 @@ def test_momentum_encoder_is_mmengines_ema_without_host_reads():
         theirs.update_parameters(online)
         for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
             assert torch.equal(a, b), name
+    assert ours._host_steps == 1  # interval 1: nothing held in Python changes any more
     resumed = MomentumEncoder(online, momentum=0.1)
     resumed.load_state_dict(ours.state_dict())
-    assert resumed._host_steps == 3  # the next update averages, as the original's would
+    assert resumed._host_steps == 1 and int(resumed.steps) == 3  # the next update averages
+
+
+def test_momentum_encoder_with_an_interval_counts_on_the_host():
+    online = nn.Linear(2, 2)
+    ours, theirs = (MomentumEncoder(online, 0.5, interval=2),
+                    ExponentialMovingAverage(online, 0.5, interval=2))
+    for _ in range(4):
+        with torch.no_grad():
+            online.weight.add_(1.0)
+        ours.update_parameters(online)
+        theirs.update_parameters(online)
+        assert torch.equal(ours.module.weight, theirs.module.weight)
+    assert ours._host_steps == 4

@@ -1,0 +1,317 @@
+"""The CUDA-graph training step on the CPU: the static step that a GPU captures equals the
+eager ``train_step`` bit for bit, and every refusal / re-capture rule holds (GPU-only
+checks: test_cuda_graph_gpu.py)."""
+import argparse
+import copy
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch import nn
+
+from selfemb.apis.model import build_model_from_cfg
+from selfemb.engine.cuda_graph import (
+    CudaGraphHook,
+    GraphedTrainStep,
+    GraphRefusedError,
+    graph_options,
+    refusals,
+)
+from selfemb.engine.optim_wrappers import NonFiniteSkipOptimWrapper
+from selfemb.engine.runner import build_runner
+
+from ..test_configs.test_config_smoke import OVERRIDES, shrink
+
+ROOT = Path(__file__).resolve().parents[2]
+FMNIST = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob('configs/*/r18_fmnist*.py'))
+
+
+# ---- a tiny model: the rules, fast ----------------------------------------------------------
+class Tiny(BaseModel):
+    """``loss = scale * mean(lin(x)^2)``, a step with nothing host-side."""
+
+    graph_blocker = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(4, 3)
+        self.register_buffer('seen', torch.zeros(()))
+        self.scale = 1.0
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        self.seen.add_(1)
+        return dict(loss=self.scale * self.lin(inputs).pow(2).mean())
+
+
+class Cache(Tiny):
+    """Keeps each step's features in a plain attribute: Python-held state."""
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        self.cache = inputs.detach() * 2
+        return super().forward(inputs, data_samples, mode)
+
+
+def tiny(fused: bool = False, model_cls=Tiny, **wrapper):
+    model = model_cls()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3,
+                          fused=fused)
+    return model, OptimWrapper(sgd, **wrapper)
+
+
+def batch(n: int = 6, seed: int = 0) -> dict:
+    return dict(inputs=torch.randn(n, 4, generator=torch.Generator().manual_seed(seed)))
+
+
+def graphed(model, wrapper, warmup=1, **kwargs):
+    lines = []
+    step = GraphedTrainStep(model, wrapper, warmup=warmup, log=lines.append, **kwargs)
+    return step, lines
+
+
+@pytest.mark.parametrize('fused', [False, True])
+def test_static_step_equals_eager_with_a_changing_lr(fused):
+    eager_model, eager_wrapper = tiny(fused)
+    model, wrapper = tiny(fused)
+    step, lines = graphed(model, wrapper)
+    for i in range(5):
+        data = batch(seed=i)
+        expected = eager_model.train_step(copy.deepcopy(data), eager_wrapper)
+        got = step(data, wrapper)
+        assert torch.equal(got['loss'], expected['loss'])
+        for group in (wrapper.optimizer.param_groups[0], eager_wrapper.optimizer.param_groups[0]):
+            group['lr'] *= 0.5 if fused or i == 1 else 1.0  # a baked lr may change, rarely
+    for (name, p), q in zip(model.named_parameters(), eager_model.parameters()):
+        assert torch.equal(p, q), name
+        assert torch.equal(wrapper.optimizer.state[p]['momentum_buffer'],
+                           eager_wrapper.optimizer.state[q]['momentum_buffer'])
+    assert torch.equal(model.seen, eager_model.seen)
+    assert isinstance(wrapper.optimizer.param_groups[0]['lr'], float)  # for the logger
+    assert step.captures == (1 if fused else 2)  # a baked lr change re-captures once
+    assert step.replays == 4 - step.captures
+    if not fused:
+        assert any('lr 0.1 -> 0.05' in line for line in lines), lines
+
+
+def test_baked_lr_changed_every_step_is_refused():
+    model, wrapper = tiny(fused=False)
+    step, _ = graphed(model, wrapper)
+    with pytest.raises(GraphRefusedError, match='two steps in a row.*fused=True'):
+        for i in range(5):
+            step(batch(seed=i), wrapper)
+            wrapper.optimizer.param_groups[0]['lr'] *= 0.5
+
+
+def move(param: nn.Parameter) -> None:
+    """The parameter's data to a new address (as loading a state by assignment does)."""
+    with torch.no_grad():
+        param.set_(param.detach().clone())
+
+
+def test_recapture_names_what_changed():
+    model, wrapper = tiny(fused=True)
+    step, lines = graphed(model, wrapper)
+    changes = [lambda: wrapper.optimizer.param_groups[0].update(momentum=0.5),
+               lambda: setattr(model, 'scale', 2.0),
+               lambda: setattr(model, 'seen', torch.zeros(())),
+               lambda: move(model.lin.weight),
+               lambda: model.eval()]
+    step(batch(), wrapper), step(batch(), wrapper)  # warm-up, capture
+    for change in changes:
+        change()
+        step(batch(), wrapper)
+        step(batch(), wrapper)  # replayed: no re-capture
+    notes = [line for line in lines if 're-capturing' in line]
+    assert len(notes) == len(changes) and step.captures == 1 + len(changes)
+    for note, words in zip(notes, ['momentum 0.9 -> 0.5', "['scale'] of module '(model)'",
+                                   'a buffer', 'a parameter', "['training'] of module"]):
+        assert words in note, note
+
+
+def test_another_shape_runs_eagerly_with_one_line_then_is_captured():
+    model, wrapper = tiny()
+    step, lines = graphed(model, wrapper, warmup=2, max_graphs=2)
+    for _ in range(4):
+        step(batch(6), wrapper)
+    for _ in range(4):
+        step(batch(5), wrapper)
+    for _ in range(3):
+        step(batch(4), wrapper)  # a third shape stays eager
+    eager_lines = [line for line in lines if 'another shape' in line]
+    assert len(eager_lines) == 2, lines
+    assert '5x4 float32' in eager_lines[0] and 'then is captured' in eager_lines[0]
+    assert 'max_graphs=2' in eager_lines[1]
+    assert step.captures == 2 and step.replays == 2
+
+
+def test_state_kept_in_python_is_refused():
+    model, wrapper = tiny(model_cls=Cache)
+    step, _ = graphed(model, wrapper, warmup=2)
+    step(batch(), wrapper)
+    with pytest.raises(GraphRefusedError, match=r'changes \(model\)\.cache'):
+        step(batch(), wrapper)
+
+
+def test_refusals_name_the_setting():
+    model, wrapper = tiny()
+    assert refusals(model, wrapper) == []
+    cases = {
+        'accumulative_counts=2': tiny(accumulative_counts=2),
+        'clip_grad': tiny(clip_grad=dict(max_norm=1.0)),
+    }
+    skip_model = Tiny()
+    cases['NonFiniteSkipOptimWrapper'] = (skip_model, NonFiniteSkipOptimWrapper(
+        torch.optim.SGD(skip_model.parameters(), lr=0.1)))
+    scaled_model, scaled = tiny()
+    scaled.loss_scaler = torch.amp.GradScaler('cpu')
+    cases['has a loss scaler (GradScaler)'] = (scaled_model, scaled)
+    cases['several optimizers'] = (model, OptimWrapperDict(a=wrapper))
+    undeclared = nn.Linear(2, 2)
+    cases['Linear does not declare its step static'] = (undeclared, wrapper)
+    blocked = Tiny()
+    blocked.graph_blocker = 'reads the host'
+    cases['Tiny reads the host'] = (blocked, wrapper)
+    for words, (m, w) in cases.items():
+        reasons = refusals(m, w)
+        assert len(reasons) == 1 and words in reasons[0], (words, reasons)
+    with pytest.raises(GraphRefusedError, match='(?s)accumulative_counts=2.*Train without it'):
+        GraphedTrainStep(*cases['accumulative_counts=2'])
+
+
+def test_ddp_unused_parameter_search_is_refused(tmp_path):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/pg', rank=0, world_size=1)
+    try:
+        model, wrapper = tiny()
+        assert refusals(DistributedDataParallel(model), wrapper) == []
+        ddp = DistributedDataParallel(Tiny(), find_unused_parameters=True)
+        assert 'find_unused_parameters=True' in refusals(ddp, wrapper)[0]
+    finally:
+        dist.destroy_process_group()
+
+
+def test_arguments_and_installation_errors():
+    model, wrapper = tiny()
+    with pytest.raises(ValueError, match='warmup >= 1'):
+        GraphedTrainStep(model, wrapper, warmup=0)
+    model.train_step = GraphedTrainStep(model, wrapper)
+    with pytest.raises(RuntimeError, match='already replaced'):
+        GraphedTrainStep(model, wrapper)
+    with pytest.raises(ValueError, match='warmup >= 1'):
+        CudaGraphHook(warmup=0)
+    assert graph_options(Config(dict(cuda_graph=dict(enable=False)))) is None
+    assert graph_options(Config(dict(cuda_graph=dict(enable=True, warmup=5)))) == {'warmup': 5}
+    with pytest.raises(KeyError, match=r"no \['warm_up'\]"):
+        graph_options(Config(dict(cuda_graph=dict(enable=True, warm_up=5))))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message without a GPU')
+def test_train_cuda_graph_flag_needs_a_gpu():
+    spec = importlib.util.spec_from_file_location('train_tool', ROOT / 'tools/train.py')
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    args = argparse.Namespace(launcher='none', cfg_options=None, work_dir='w', config='c.py',
+                              allow_mismatch=False, trust_checkpoint=False, amp=False,
+                              channels_last=False, resume=None, cuda_graph=False)
+    cfg = train.merge_args(Config(dict(optim_wrapper=dict())), args)
+    assert cfg.cuda_graph == dict(enable=False, warmup=3, max_graphs=2)
+    args.cuda_graph, args.cfg_options = True, {'cuda_graph.warmup': 5}
+    with pytest.raises(SystemExit, match='--cuda-graph .* needs a GPU'):
+        train.merge_args(Config(dict(optim_wrapper=dict())), args)
+
+
+# ---- the Fashion-MNIST configs --------------------------------------------------------------
+@pytest.mark.parametrize('config', FMNIST)
+def test_fmnist_configs_graph_ready_or_refused_with_a_reason(config):
+    model = build_model_from_cfg(Config.fromfile(ROOT / config))
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    reasons = refusals(model, wrapper)
+    if 'isif/' in config:
+        assert reasons == []
+    else:
+        assert len(reasons) == 1 and reasons[0].startswith(type(model).__name__), reasons
+        reason = 'not been captured on a GPU' if 'moco' in config else 'sample indices'
+        assert reason in reasons[0]
+
+
+class Recorder(Hook):
+    """Every iteration's log variables and learning rates (as the logger reads them)."""
+
+    def __init__(self) -> None:
+        self.losses, self.lrs = [], []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.losses.append({k: v.detach().clone() for k, v in outputs.items()})
+        self.lrs.append(runner.optim_wrapper.get_lr()['lr'])
+
+
+def run(config: str, data_root: Path, work_dir: Path, graph: bool, fused: bool,
+        blocker_none: bool = False):
+    """Four iterations of ``config`` on 16 tiny images (batch 4), an lr that changes by
+    iteration; with ``graph``: ``cuda_graph`` (warm-up 1, then the static step)."""
+    cfg = Config.fromfile(ROOT / config)
+    shrink(cfg, {'FashionMNIST': data_root})
+    for prefix, options in OVERRIDES.items():
+        if config.startswith(prefix):
+            cfg.merge_from_dict(options)
+    cfg.merge_from_dict({'train_dataloader.dataset.indices': 16,
+                         'train_dataloader.batch_size': 4,
+                         'custom_hooks.knn': None, 'default_hooks.checkpoint.interval': 99,
+                         'default_hooks.checkpoint.save_last': False,
+                         'optim_wrapper.optimizer.fused': fused})
+    # fused: the lr changes every iteration (a device tensor); else once (baked: re-capture)
+    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.25, by_epoch=False, begin=0,
+                                end=4) if fused else
+                           dict(type='MultiStepLR', by_epoch=False, milestones=[2], gamma=0.5)]
+    cfg.cuda_graph = dict(enable=graph, warmup=1)
+    cfg.work_dir = str(work_dir)
+    runner = build_runner(cfg)
+    recorder = Recorder()
+    runner.register_hook(recorder, 'LOWEST')
+    runner.train()
+    hooks = [h for h in runner.hooks if isinstance(h, CudaGraphHook)]
+    assert len(hooks) == graph
+    return runner, recorder, hooks[0].step if graph else None
+
+
+@pytest.mark.parametrize('fused', [False, True], ids=['sgd', 'fused_sgd'])
+@pytest.mark.parametrize('config', [
+    'configs/isif/r18_fmnist.py',
+    pytest.param('configs/isif/r18_fmnist_unseen.py', marks=pytest.mark.slow)])  # same model
+def test_static_step_equals_eager_train_step_through_the_runner(config, fused, tiny_fmnist,
+                                                                tmp_path):
+    eager, eager_log, _ = run(config, tiny_fmnist, tmp_path / 'eager', False, fused)
+    graph, graph_log, step = run(config, tiny_fmnist, tmp_path / 'graph', True, fused)
+    assert step.captures == (1 if fused else 2) and step.captures + step.replays == 3
+    # the schedule's numbers, read by the logger, are those of the eager run
+    assert graph_log.lrs == eager_log.lrs and len(set(map(tuple, eager_log.lrs))) > 1
+    assert all(isinstance(lr, float) for lrs in graph_log.lrs for lr in lrs)
+    assert len(graph_log.losses) == len(eager_log.losses) == 4
+    for got, expected in zip(graph_log.losses, eager_log.losses):
+        assert got.keys() == expected.keys()
+        for key in got:
+            assert torch.equal(got[key], expected[key]), key
+    eager_state, graph_state = eager.model.state_dict(), graph.model.state_dict()
+    for key in eager_state:
+        assert torch.equal(graph_state[key], eager_state[key]), key
+    eager_opt = eager.optim_wrapper.optimizer.state_dict()
+    graph_opt = graph.optim_wrapper.optimizer.state_dict()
+    for i, state in eager_opt['state'].items():
+        assert torch.equal(graph_opt['state'][i]['momentum_buffer'], state['momentum_buffer'])
+    assert graph_opt['param_groups'][0]['lr'] == eager_opt['param_groups'][0]['lr']
+    assert 'train_step' not in vars(graph.model)  # uninstalled after training
+
+
+def test_python_held_memory_update_is_detected(tiny_fmnist, tmp_path, monkeypatch):
+    """NPID's bank update, queued in SimpleMemory._pending, is what a replay would lose:
+    even with its declaration lifted, the step is refused by name."""
+    from selfemb.models.algorithms import NPID
+    monkeypatch.setattr(NPID, 'graph_blocker', None)
+    with pytest.raises(GraphRefusedError, match=r'changes memory\._pending'):
+        run('configs/npid/r18_fmnist.py', tiny_fmnist, tmp_path, True, False)
