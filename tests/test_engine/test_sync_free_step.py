@@ -33,6 +33,15 @@ CASES = [(config, None) for config in CONFIGS] + [('configs/isif/r18_fmnist.py',
 # step, and tests/test_models/test_memories/test_sync_free_updates.py shows both cases.
 EXEMPT = {}
 
+# Code outside the methods that still synchronises, let through by the CPU guard, with why
+# (the list of what is left to fix; on a GPU the CUDA detector knows no exceptions).
+ALLOWED = {
+    'selfemb/models/data_preprocessors/batch_augments.py:sample_boxes':
+        'torch.as_tensor(image size, device=...) is a blocking host-to-device copy on a GPU '
+        '(torch.full would not be); on a GPU SelfSupPreprocessor replays the augmentation '
+        'from its own CUDA graph, so the copy runs only when that graph is captured',
+}
+
 
 class _Done(Exception):
     """Raised after the guarded step, to end the run there."""
@@ -74,7 +83,7 @@ def test_train_step_is_sync_free(config, wrapper, tiny_fmnist, tmp_path):
             _round_one(model)
             done.append('warm-up')
             return step(data, optim_wrapper)
-        with sync_guard():
+        with sync_guard(allow=ALLOWED):
             outputs = step(data, optim_wrapper)
         done.append(outputs)
         raise _Done

@@ -92,3 +92,15 @@ def test_guard_on_cuda_uses_the_sync_debug_mode():
         with sync_guard('cuda'):
             (x * 2).sum().to('cpu')  # a copy to the host the mode lets through: CUDA's detector
     assert torch.cuda.get_sync_debug_mode() == 0
+
+
+def _known_sync():
+    return X[0].item()
+
+
+def test_allowed_callers_pass_and_nothing_else():
+    allow = {'tests/test_utils/test_sync_guard.py:_known_sync': 'a known host read'}
+    with sync_guard('cpu', allow=allow):
+        assert _known_sync() == 0.0  # called from the allowed function
+        with pytest.raises(HostSyncError):
+            X[1].item()  # anywhere else still refused
