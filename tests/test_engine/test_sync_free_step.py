@@ -33,14 +33,10 @@ CASES = [(config, None) for config in CONFIGS] + [('configs/isif/r18_fmnist.py',
 # step, and tests/test_models/test_memories/test_sync_free_updates.py shows both cases.
 EXEMPT = {}
 
-# Code outside the methods that still synchronises, let through by the CPU guard, with why
-# (the list of what is left to fix; on a GPU the CUDA detector knows no exceptions).
-ALLOWED = {
-    'selfemb/models/data_preprocessors/batch_augments.py:sample_boxes':
-        'torch.as_tensor(image size, device=...) is a blocking host-to-device copy on a GPU '
-        '(torch.full would not be); on a GPU SelfSupPreprocessor replays the augmentation '
-        'from its own CUDA graph, so the copy runs only when that graph is captured',
-}
+# Code outside the methods that still synchronises, let through by the CPU guard by name
+# ('path/suffix.py:function': why), the list of what is left to fix; on a GPU the CUDA
+# detector knows no exceptions. None at present.
+ALLOWED = {}
 
 
 class _Done(Exception):

@@ -84,29 +84,40 @@ class BatchRandomResizedCrop:
             raise ValueError(f'BatchRandomResizedCrop: bad scale {scale} or ratio {ratio}')
         self.scale, self.ratio, self.max_tries = tuple(scale), tuple(ratio), int(max_tries)
 
-    def _fallback(self, height: Tensor, width: Tensor) -> Tuple[Tensor, Tensor]:
-        """Width and height of the central crop used when no try fits (per sample)."""
+    def _fallback(self, height, width) -> Tuple:
+        """Width and height of the central crop used when no try fits: numbers for one image
+        size, tensors for per-sample sizes."""
+        if not isinstance(height, Tensor):
+            in_ratio = width / height
+            if in_ratio < self.ratio[0]:
+                return float(width), float(round(width / self.ratio[0]))
+            if in_ratio > self.ratio[1]:
+                return float(round(height * self.ratio[1])), float(height)
+            return float(width), float(height)
         in_ratio = width / height
-        narrow = in_ratio < self.ratio[0]
-        wide = in_ratio > self.ratio[1]
-        fw = torch.where(wide, (height * self.ratio[1]).round(), width)
-        fh = torch.where(narrow, (width / self.ratio[0]).round(), height)
+        fw = torch.where(in_ratio > self.ratio[1], (height * self.ratio[1]).round(), width)
+        fh = torch.where(in_ratio < self.ratio[0], (width / self.ratio[0]).round(), height)
         return fw, fh
 
     def sample_boxes(self, n: int, height: Union[int, Tensor], width: Union[int, Tensor],
                      device: Union[str, torch.device] = 'cpu') -> Tensor:
         """``n x 4`` integer-valued float boxes ``(x1, y1, x2, y2)`` (x2, y2 exclusive).
 
-        ``height`` and ``width`` are one image size for all ``n`` boxes, or ``n`` sizes
-        (one per box: images of different sizes, e.g. decoded JPEGs)."""
-        height = torch.as_tensor(height, dtype=torch.float32, device=device).expand(n)
-        width = torch.as_tensor(width, dtype=torch.float32, device=device).expand(n)
+        ``height`` and ``width`` are one image size for all ``n`` boxes (ints: no host to
+        device copy), or ``n`` sizes on ``device`` (one per box: images of different sizes,
+        e.g. decoded JPEGs)."""
+        if isinstance(height, Tensor):
+            height, width = height.float(), width.float()
+            area_scale = (height * width)[:, None]
+            max_h, max_w = height[:, None], width[:, None]
+        else:
+            area_scale, max_h, max_w = height * width, height, width
         tries = (n, self.max_tries)
-        area = torch.empty(tries, device=device).uniform_(*self.scale) * (height * width)[:, None]
+        area = torch.empty(tries, device=device).uniform_(*self.scale) * area_scale
         log_r = torch.empty(tries, device=device).uniform_(*map(math.log, self.ratio))
         aspect = torch.exp(log_r)
         w, h = (area * aspect).sqrt().round(), (area / aspect).sqrt().round()
-        ok = (w > 0) & (w <= width[:, None]) & (h > 0) & (h <= height[:, None])
+        ok = (w > 0) & (w <= max_w) & (h > 0) & (h <= max_h)
         first = ok.to(torch.uint8).argmax(1, keepdim=True)  # first fitting try
         found = ok.any(1)
         fw, fh = self._fallback(height, width)
@@ -115,8 +126,8 @@ class BatchRandomResizedCrop:
         u = torch.rand(2, n, device=device)
         x = torch.minimum((u[0] * (width - w + 1)).floor(), width - w)
         y = torch.minimum((u[1] * (height - h + 1)).floor(), height - h)
-        x = torch.where(found, x, ((width - fw) / 2).floor())
-        y = torch.where(found, y, ((height - fh) / 2).floor())
+        x = torch.where(found, x, (width - fw) // 2)
+        y = torch.where(found, y, (height - fh) // 2)
         return torch.stack([x, y, x + w, y + h], 1)
 
     def crop(self, imgs: Tensor, boxes: Tensor) -> Tensor:
