@@ -22,8 +22,12 @@ from selfemb.engine.cuda_graph import (
     graph_options,
     refusals,
 )
+from selfemb.engine.cuda_graph.state import StaticBatch, batch_signature
 from selfemb.engine.optim_wrappers import NonFiniteSkipOptimWrapper
 from selfemb.engine.runner import build_runner
+from selfemb.models.algorithms import InterCLR
+from selfemb.models.memories import ODCMemory
+from selfemb.models.utils.samples import IndexedSamples, sample_indices
 
 from ..test_configs.test_config_smoke import OVERRIDES, shrink
 
@@ -308,10 +312,39 @@ def test_static_step_equals_eager_train_step_through_the_runner(config, fused, t
     assert 'train_step' not in vars(graph.model)  # uninstalled after training
 
 
-def test_python_held_memory_update_is_detected(tiny_fmnist, tmp_path, monkeypatch):
-    """NPID's bank update, queued in SimpleMemory._pending, is what a replay would lose:
-    even with its declaration lifted, the step is refused by name."""
-    from selfemb.models.algorithms import NPID
-    monkeypatch.setattr(NPID, 'graph_blocker', None)
-    with pytest.raises(GraphRefusedError, match=r'changes memory\._pending'):
-        run('configs/npid/r18_fmnist.py', tiny_fmnist, tmp_path, True, False)
+class Clustered(Tiny):
+    """Updates an ODCMemory (InterCLR's) every step: its flush schedule is Python state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memory = ODCMemory(feat_dim=3, num_clusters=2)
+        self.memory.setup(6)
+        self.memory.init_clusters(torch.arange(6) % 2)
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        self.memory.current_bank()
+        self.memory.update(torch.arange(inputs.size(0)), self.lin(inputs).detach())
+        return super().forward(inputs, data_samples, mode)
+
+
+def test_python_held_memory_state_is_detected():
+    """What InterCLR's graph_blocker declares: its ODCMemory keeps state in Python, which
+    the step check names even without the declaration."""
+    assert 'ODCMemory' in InterCLR.graph_blocker
+    model, wrapper = tiny(model_cls=Clustered)
+    step, _ = graphed(model, wrapper)
+    with pytest.raises(GraphRefusedError, match=r'changes memory\._'):
+        step(batch(), wrapper)
+
+
+def test_static_batch_copies_the_carried_indices():
+    samples = IndexedSamples([object(), object()], indices=torch.tensor([4, 7]))
+    static = StaticBatch(dict(inputs=torch.zeros(2, 3), data_samples=samples), torch.device('cpu'))
+    new = IndexedSamples([object(), object()], indices=torch.tensor([1, 2]))
+    assert batch_signature(dict(inputs=torch.ones(2, 3), data_samples=new)) == \
+        batch_signature(static.data)
+    static.load(dict(inputs=torch.ones(2, 3), data_samples=new))
+    held = static.data['data_samples']
+    assert held.indices.tolist() == [1, 2] and held[0] is samples[0]  # the samples are kept
+    assert held.indices is not samples.indices
+    assert sample_indices(held, torch.device('cpu')).tolist() == [1, 2]
