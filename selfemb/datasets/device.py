@@ -32,8 +32,8 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 from torch.utils.data import get_worker_info
 
-from selfemb.models.utils.samples import IndexedSamples
 from selfemb.registry import DATASETS, FUNCTIONS
+from selfemb.utils.samples import IndexedSamples
 
 
 def _sample(idx: int) -> DataSample:
@@ -139,7 +139,7 @@ def DeviceDataset(dataset: Union[dict, Any], device: str = 'auto') -> Any:
 def device_collate(data_batch: Union[dict, List[Any]]) -> Any:
     """Pass a device-resident batch through; anything else goes to ``pseudo_collate``,
     whose data samples, when every one has a ``sample_idx``, become
-    :class:`~selfemb.models.utils.samples.IndexedSamples` with a CPU index tensor."""
+    :class:`~selfemb.utils.samples.IndexedSamples` with a CPU index tensor."""
     if isinstance(data_batch, dict) and isinstance(data_batch.get('inputs'), Tensor):
         return data_batch
     batch = pseudo_collate(data_batch)

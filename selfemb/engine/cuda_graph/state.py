@@ -6,7 +6,7 @@ from typing import Any, Dict, Hashable, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from selfemb.models.utils.samples import IndexedSamples
+from selfemb.utils.samples import IndexedSamples
 
 #: attribute types whose values a captured step may have read as constants
 SCALARS = (bool, int, float, str, type(None))
