@@ -14,7 +14,11 @@ Config::
 
 torch's DataLoader hands the sampler's whole index list of a batch to ``__getitems__``,
 which returns the finished batch ``dict(inputs=uint8 B x C x H x W on the device,
-data_samples=[DataSample(sample_idx=i), ...])``; ``device_collate`` passes it through.
+data_samples=IndexedSamples([DataSample(sample_idx=i), ...], indices=int64 B on the
+device))``; ``device_collate`` passes it through. The samples' ``indices`` tensor is what
+the memory-bank methods read (:func:`~selfemb.models.utils.sample_indices`), with no
+host-to-device copy inside the step, and what a CUDA-graph step copies into its static
+batch like the images.
 ``DefaultSampler`` shards indices per rank as usual, and each rank keeps a full copy of
 the images on its own GPU (``torch.cuda.current_device()``, set by the launcher).
 Keep ``num_workers=0`` (CUDA tensors cannot be built in worker processes) and
@@ -29,6 +33,7 @@ from torch import Tensor
 from torch.utils.data import get_worker_info
 
 from selfemb.registry import DATASETS, FUNCTIONS
+from selfemb.utils.samples import IndexedSamples
 
 
 def _sample(idx: int) -> DataSample:
@@ -99,10 +104,11 @@ class DeviceResidentMixin:
         if len(index) and (int(index.min()) < 0 or int(index.max()) >= len(images)):
             raise IndexError(f'{type(self).__name__}: indices must be in [0, {len(images)}), '
                              f'got min {int(index.min())} max {int(index.max())}')
+        samples = [_sample(int(i)) for i in indices]
         if images.is_cuda:  # asynchronous copy: no host-device synchronisation per batch
             index = index.pin_memory().to(images.device, non_blocking=True)
         return dict(inputs=images.index_select(0, index),
-                    data_samples=[_sample(int(i)) for i in indices])
+                    data_samples=IndexedSamples(samples, indices=index))
 
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
         super().get_subset_(indices)
@@ -131,7 +137,15 @@ def DeviceDataset(dataset: Union[dict, Any], device: str = 'auto') -> Any:
 
 @FUNCTIONS.register_module()
 def device_collate(data_batch: Union[dict, List[Any]]) -> Any:
-    """Pass a device-resident batch through; anything else goes to ``pseudo_collate``."""
+    """Pass a device-resident batch through; anything else goes to ``pseudo_collate``,
+    whose data samples, when every one has a ``sample_idx``, become
+    :class:`~selfemb.utils.samples.IndexedSamples` with a CPU index tensor."""
     if isinstance(data_batch, dict) and isinstance(data_batch.get('inputs'), Tensor):
         return data_batch
-    return pseudo_collate(data_batch)
+    batch = pseudo_collate(data_batch)
+    samples = batch.get('data_samples') if isinstance(batch, dict) else None
+    if isinstance(samples, list) and samples and not isinstance(samples, IndexedSamples) \
+            and all(isinstance(getattr(s, 'sample_idx', None), int) for s in samples):
+        batch['data_samples'] = IndexedSamples(samples, indices=torch.tensor(
+            [s.sample_idx for s in samples], dtype=torch.long))
+    return batch

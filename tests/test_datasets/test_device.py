@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader, SequentialSampler
 
 from selfemb.datasets.base import InMemoryDataset
 from selfemb.datasets.device import DeviceDataset, device_collate
+from selfemb.models.utils.samples import IndexedSamples, sample_indices
 from selfemb.registry import DATASETS, FUNCTIONS
 
 N, H, W = 10, 4, 5
@@ -103,3 +104,22 @@ def test_errors():
         next(iter(loader))
     with pytest.raises(TypeError, match='get_images'):
         DeviceDataset(list(range(5)))
+
+
+def test_batches_carry_their_indices_as_a_tensor():
+    ds = TinySource(device='cpu')
+    batch = ds.__getitems__([7, 2, 9])
+    samples = batch['data_samples']
+    assert isinstance(samples, IndexedSamples) and isinstance(samples, list)
+    assert samples.indices.dtype == torch.long and samples.indices.tolist() == [7, 2, 9]
+    assert [s.sample_idx for s in samples] == [7, 2, 9]  # the samples stay for hooks
+    assert device_collate(batch) is batch
+    # the step reads the carried tensor, not the samples
+    samples.indices = torch.tensor([1, 1, 1])
+    assert sample_indices(samples, torch.device('cpu')).tolist() == [1, 1, 1]
+    assert sample_indices(list(samples), torch.device('cpu')).tolist() == [7, 2, 9]
+    # per-item batches: indexed when every sample has its sample_idx
+    fallback = device_collate([ds[4], ds[0]])['data_samples']
+    assert isinstance(fallback, IndexedSamples) and fallback.indices.tolist() == [4, 0]
+    with pytest.raises(ValueError, match=r'int64 tensor of shape \(2,\)'):
+        IndexedSamples([ds[4], ds[0]], indices=torch.tensor([4]))

@@ -6,6 +6,8 @@ from typing import Any, Dict, Hashable, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from selfemb.utils.samples import IndexedSamples
+
 #: attribute types whose values a captured step may have read as constants
 SCALARS = (bool, int, float, str, type(None))
 
@@ -16,9 +18,12 @@ def _is_leafy(node: Any) -> bool:
 
 def batch_signature(data: Any) -> Hashable:
     """A hashable layout of a batch: every tensor's shape, dtype and device, the nesting
-    of dicts / lists, and the length of a list of other objects (data samples)."""
+    of dicts / lists, and the length of a list of other objects (data samples), with the
+    index tensor of :class:`IndexedSamples`."""
     if isinstance(data, Tensor):
         return ('T', tuple(data.shape), data.dtype, data.device)
+    if _carries_indices(data):
+        return ('I', len(data), batch_signature(data.indices))
     if isinstance(data, dict):
         return ('D', tuple((key, batch_signature(value)) for key, value in data.items()))
     if isinstance(data, (list, tuple)):
@@ -28,10 +33,16 @@ def batch_signature(data: Any) -> Hashable:
     return ('O', type(data).__name__)
 
 
+def _carries_indices(node: Any) -> bool:
+    return isinstance(node, IndexedSamples) and isinstance(node.indices, Tensor)
+
+
 def batch_tensors(data: Any) -> List[Tensor]:
     """The batch's tensors, in the order of :func:`batch_signature`."""
     if isinstance(data, Tensor):
         return [data]
+    if _carries_indices(data):
+        return [data.indices]
     if isinstance(data, dict):
         return [t for value in data.values() for t in batch_tensors(value)]
     if isinstance(data, (list, tuple)) and any(_is_leafy(x) for x in data):
@@ -56,7 +67,8 @@ def describe(signature: Hashable) -> str:
 
 class StaticBatch:
     """A batch whose tensors live at fixed addresses on ``device``: the graph reads them
-    there, and :meth:`load` copies each new batch in. Other leaves (data samples) are the
+    there, and :meth:`load` copies each new batch in, the dataset indices of
+    :class:`IndexedSamples` included. Other leaves (the data samples themselves) are the
     first batch's: a captured step must not read them."""
 
     def __init__(self, data: Any, device: torch.device) -> None:
@@ -66,6 +78,8 @@ class StaticBatch:
     def _clone(self, node: Any, device: torch.device) -> Any:
         if isinstance(node, Tensor):
             return node.detach().to(device, copy=True)
+        if _carries_indices(node):
+            return IndexedSamples(node, indices=self._clone(node.indices, device))
         if isinstance(node, dict):
             return type(node)((k, self._clone(v, device)) for k, v in node.items())
         if isinstance(node, (list, tuple)) and any(_is_leafy(x) for x in node):

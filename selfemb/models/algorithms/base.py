@@ -13,11 +13,18 @@ from ..memories import BaseMemory, NeighbourhoodMemory, SimpleMemory
 
 #: message-hub key of the epoch within the AND round (``NeighbourhoodDiscoveryHook``)
 EPOCH_IN_ROUND_KEY = 'and_epoch_in_round'
-#: ``graph_blocker`` of a method that looks up its batch's dataset indices
-READS_HOST_INDICES = ("reads the batch's sample indices, which sample_indices copies from "
-                      "the host data samples (a replay would reuse the captured batch's)")
-#: ... and of one whose memory bank defers its update (``SimpleMemory`` and subclasses)
-QUEUES_BANK_UPDATE = 'queues its bank update in a Python attribute (SimpleMemory._pending)'
+#: ``graph_blocker`` of a method whose head reads the epoch within the AND round, a
+#: Python number from the message hub, inside the step (Super-AND's UE weight)
+READS_ROUND_EPOCH = ("weights its loss by the epoch within the AND round, which the step "
+                     "reads from the message hub as a Python number (a replay would keep "
+                     "the captured epoch's weight)")
+#: ... and of one whose ODCMemory keeps its flush schedule on the host (InterCLR)
+ODC_HOST_SCHEDULE = (
+    'decides its ODCMemory flush on the host: whether a batch is queued '
+    '(ODCMemory._queued), whether to re-average the centroids or refill small clusters '
+    '(a flush count kept in Python), and refills small clusters by reading cluster sizes '
+    'and splitting clusters one by one (data-dependent host control flow); its relabel '
+    'also replaces the label_change buffer every step')
 
 
 class EmbeddingAlgorithm(BaseSelfSupervisor):

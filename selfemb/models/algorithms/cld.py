@@ -31,7 +31,7 @@ from selfemb.registry import MODELS
 
 from ..heads import InstanceHead, NPIDHead
 from ..utils import sample_indices
-from .base import QUEUES_BANK_UPDATE, READS_HOST_INDICES, EmbeddingAlgorithm
+from .base import EmbeddingAlgorithm
 
 #: keys of checkpoints written before the heads were named by branch
 RENAMED_HEADS = {'head.': 'instance_head.', 'cld_head.': 'group_head.'}
@@ -76,7 +76,7 @@ class CLD(EmbeddingAlgorithm):
     """
 
     renamed_keys = RENAMED_HEADS
-    graph_blocker = f'{READS_HOST_INDICES}; its memory {QUEUES_BANK_UPDATE}'
+    graph_blocker = None
 
     def __init__(self, backbone: dict, neck: dict, instance_head: dict, group_head: dict,
                  memory: dict, cld_weight: float = 1.0, per_view_forward: bool = True,

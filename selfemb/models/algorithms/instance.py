@@ -3,10 +3,10 @@ from typing import Dict, List, Optional
 
 import torch
 
-from ..heads import InstanceHead
+from ..heads import InstanceHead, SuperANDHead
 from ..memories import SimpleMemory
 from ..utils import sample_indices
-from .base import QUEUES_BANK_UPDATE, READS_HOST_INDICES, EmbeddingAlgorithm
+from .base import READS_ROUND_EPOCH, EmbeddingAlgorithm
 
 
 class InstanceAlgorithm(EmbeddingAlgorithm):
@@ -44,10 +44,9 @@ class InstanceAlgorithm(EmbeddingAlgorithm):
 
     @property
     def graph_blocker(self) -> Optional[str]:
-        """None (capturable) without a memory and with a head that reads no indices (ISIF)."""
-        if self.memory is not None:
-            return f'{READS_HOST_INDICES}; its memory {QUEUES_BANK_UPDATE}'
-        return READS_HOST_INDICES if self.head.reads_indices else None
+        """None (capturable; a head that reads indices, or a memory, needs batches that
+        carry them: ``device_collate``), except with Super-AND's head."""
+        return READS_ROUND_EPOCH if isinstance(self.head, SuperANDHead) else None
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:

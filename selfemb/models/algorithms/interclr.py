@@ -34,7 +34,7 @@ from selfemb.registry import MODELS
 from ..memories import KeyQueue, ODCMemory
 from ..utils import MomentumEncoder, batch_shuffle, batch_unshuffle, sample_indices
 from ..utils.label_sampling import STRATEGIES, label_segments, sample_negatives, sample_positives
-from .base import QUEUES_BANK_UPDATE, READS_HOST_INDICES, EmbeddingAlgorithm
+from .base import ODC_HOST_SCHEDULE, EmbeddingAlgorithm
 
 
 @MODELS.register_module()
@@ -57,9 +57,7 @@ class InterCLR(EmbeddingAlgorithm):
         block_size: Floats per anchors x bank similarity block of negative sampling.
     """
 
-    graph_blocker = (f'{READS_HOST_INDICES}; its ODCMemory {QUEUES_BANK_UPDATE}, counts '
-                     'its flushes in Python and synchronises with the host when a cluster '
-                     'may be below min_cluster (small-cluster refill)')
+    graph_blocker = ODC_HOST_SCHEDULE
 
     def __init__(self, backbone: dict, neck: dict, memory: dict, intra_head: dict,
                  inter_head: dict, intra_weight: float = 0.75, intra_source: str = 'moco',

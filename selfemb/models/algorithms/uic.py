@@ -20,7 +20,7 @@ from selfemb.registry import MODELS
 
 from ..memories import PseudoLabelMemory
 from ..utils import SobelFilter, sample_indices
-from .base import READS_HOST_INDICES, EmbeddingAlgorithm
+from .base import EmbeddingAlgorithm
 
 
 @MODELS.register_module()
@@ -38,7 +38,7 @@ class UIC(EmbeddingAlgorithm):
             first layer then takes 2 channels (DeepCluster / UIC AlexNet).
     """
 
-    graph_blocker = READS_HOST_INDICES
+    graph_blocker = None
 
     def __init__(self, num_classes: int, backbone: dict, head: dict, neck: Optional[dict] = None,
                  memory: Optional[dict] = None, sobel: bool = False,

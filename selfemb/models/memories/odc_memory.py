@@ -103,8 +103,9 @@ class ODCMemory(SimpleMemory):
     def _set_host_state(self, initialized: bool, num_updates: int, min_size: int = 0) -> None:
         """Host copies of ``initialized`` and ``num_updates`` (read without a device
         synchronisation) and ``min_size``, a lower bound of the smallest cluster's size
-        (0: unknown)."""
+        (0: unknown); no batch queued (``_queued``: whether one is, known on the host)."""
         self._initialized, self._num_updates, self._min_size = initialized, num_updates, min_size
+        self._queued = False
 
     @property
     def is_initialized(self) -> bool:
@@ -150,15 +151,25 @@ class ODCMemory(SimpleMemory):
         self._initialized = True
 
     @torch.no_grad()
+    def update(self, indices: torch.Tensor, features: torch.Tensor) -> None:
+        super().update(indices, features)
+        self._queued = True
+
+    def _flush_before_queue(self) -> None:
+        if self._queued:  # a batch queued and not flushed: written and relabelled first
+            self.flush()
+
+    @torch.no_grad()
     def flush(self) -> None:
         """Blend the queued rows and relabel them; every ``interval`` flushes re-average
         the centroids, else every ``small_cluster_interval`` flushes refill small clusters."""
-        pending = self._pending
-        super().flush()
-        if pending is None or not self._initialized:
+        if not self._queued:
             return
-        indices, _, is_first = pending
-        self.relabel(indices, is_first)
+        self._queued = False
+        super().flush()
+        if not self._initialized:
+            return
+        self.relabel(self.pending_indices, self.pending_first)
         self.num_updates += 1
         self._num_updates += 1
         step = self._num_updates

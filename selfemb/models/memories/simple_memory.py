@@ -62,6 +62,16 @@ class SimpleMemory(BaseMemory):
     the next read and before a checkpoint is saved. :meth:`current_bank` is the one way
     algorithms and hooks read the bank: it flushes first.
 
+    The queue lives in non-persistent registered buffers of a fixed shape, so a training
+    step captured in a CUDA graph carries it from one replay to the next (and checkpoints
+    keep their keys: the bank is flushed before it is saved): ``pending_indices``
+    (``C`` int64), ``pending_features`` (``C x D``), ``pending_first`` (``C`` bool: the
+    first occurrence of its row) and ``pending`` (0-d bool: a batch is queued). ``C`` is
+    the largest all-gathered batch seen (re-allocated only when a larger one comes); a
+    smaller batch is padded with repeats of its first row, which write that row's value
+    again. :meth:`flush` always runs the same kernels, writing the rows only where
+    ``pending`` is set: no host decision.
+
     Args:
         feat_dim: Feature dimension D.
         momentum: Weight of the old entry.
@@ -74,8 +84,17 @@ class SimpleMemory(BaseMemory):
         self.feat_dim = feat_dim
         self.momentum = momentum
         self.register_buffer('bank', torch.zeros(0, feat_dim))
-        # (indices, features, is_first) of the queued batch
-        self._pending: Optional[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = None
+        self._reset_queue(torch.device('cpu'))
+
+    def _reset_queue(self, device: torch.device, capacity: int = 0) -> None:
+        """Empty queue buffers of ``capacity`` rows (nothing queued)."""
+        for name, value in (
+                ('pending_indices', torch.zeros(capacity, dtype=torch.long, device=device)),
+                ('pending_features', torch.zeros(capacity, self.feat_dim, device=device,
+                                                 dtype=self.bank.dtype)),
+                ('pending_first', torch.zeros(capacity, dtype=torch.bool, device=device)),
+                ('pending', torch.zeros((), dtype=torch.bool, device=device))):
+            self.register_buffer(name, value, persistent=False)
 
     def setup(self, num_samples: int, seed: Optional[int] = None) -> None:
         """Random unit vectors, identical on every rank for the same ``seed``."""
@@ -83,19 +102,41 @@ class SimpleMemory(BaseMemory):
         bank = F.normalize(torch.randn(num_samples, self.feat_dim, generator=gen), dim=1)
         self.bank = bank.to(self.bank.device)
         self.num_samples = num_samples
-        self._pending = None
+        self._reset_queue(self.bank.device)
 
     @torch.no_grad()
     def update(self, indices: torch.Tensor, features: torch.Tensor) -> None:
-        """Queue the (all-gathered) batch; it is blended in by the next :meth:`flush`."""
+        """Queue the (all-gathered) batch; it is blended in by the next :meth:`flush` (a
+        batch still queued is written first)."""
         if self.bank.size(0) == 0:
             raise RuntimeError('SimpleMemory is not set up: add MemoryInitHook to '
                                'default_hooks so the bank is sized from the dataset')
-        self.flush()
+        self._flush_before_queue()
         indices = all_gather_cat(indices)
         features = all_gather_cat(features.detach().to(self.bank.dtype))
+        if indices.numel() == 0:
+            return
         source, is_first = first_sources(indices)
-        self._pending = (indices, features[source], is_first)
+        features = features[source]
+        count, capacity = indices.numel(), self.pending_indices.numel()
+        if count > capacity:
+            self._reset_queue(self.bank.device, count)
+        elif count < capacity:  # repeats of the first row write its value again
+            pad = capacity - count
+            indices = torch.cat([indices, indices[:1].expand(pad)])
+            features = torch.cat([features, features[:1].expand(pad, -1)])
+            is_first = torch.cat([is_first, is_first.new_zeros(pad)])
+        self.pending_indices.copy_(indices)
+        self.pending_features.copy_(features)
+        self.pending_first.copy_(is_first)
+        self.pending.fill_(True)
+
+    def _flush_before_queue(self) -> None:
+        """Write a batch still queued before queueing another. In a training step the
+        flush of :meth:`current_bank` has written it already, and the bank the loss
+        saved for backward is written with its own values, through ``bank.data`` so
+        autograd does not see a modification."""
+        self._write_queued(self.bank.data)
 
     def current_bank(self) -> torch.Tensor:
         """The ``N x D`` bank with every queued update written (flushes first)."""
@@ -109,13 +150,20 @@ class SimpleMemory(BaseMemory):
     def flush(self) -> None:
         """Write the queued update: ``m_i <- normalise(mu m_i + (1 - mu) v_i)``; a row whose
         result is NaN / Inf keeps its old value (device-side, no host synchronisation)."""
-        if self._pending is None:
+        self._write_queued(self.bank)
+
+    def _write_queued(self, bank: torch.Tensor) -> None:
+        """The update of :meth:`flush`, written into ``bank`` (the bank's storage) where
+        a batch is queued; the queue is then empty."""
+        if self.pending_indices.numel() == 0:  # nothing was ever queued
             return
-        indices, features, _ = self._pending
-        self._pending = None
-        old = self.bank[indices]
-        new = F.normalize(self.momentum * old + (1 - self.momentum) * features, dim=1)
-        self.bank[indices] = torch.where(torch.isfinite(new).all(1, keepdim=True), new, old)
+        indices = self.pending_indices
+        old = bank[indices]
+        new = F.normalize(self.momentum * old + (1 - self.momentum) * self.pending_features,
+                          dim=1)
+        write = self.pending & torch.isfinite(new).all(1, keepdim=True)
+        bank[indices] = torch.where(write, new, old)
+        self.pending.fill_(False)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
         self.flush()
