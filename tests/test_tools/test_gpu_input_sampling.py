@@ -65,6 +65,7 @@ def test_resume_inside_an_epoch_is_exact(jpeg_root, tmp_path, sampler):
     cfg.resume, cfg.load_from = True, str(tmp_path / 'whole/iter_4.pth')
     resumed = build_runner(cfg)
     resumed.train()
+    assert type(resumed.train_loop).__name__ == 'ResumableEpochBasedTrainLoop'
     assert resumed.iter == 6 and resumed.epoch == 2
     expected, got = final_state(whole), final_state(resumed)
     assert expected.keys() == got.keys()
