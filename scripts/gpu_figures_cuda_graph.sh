@@ -44,7 +44,7 @@ fi
 STATUS=0
 if [[ " $PARTS " == *" 1 "* ]]; then
     echo "== 1. exactness tests (tests/test_engine/test_cuda_graph_gpu.py) =="
-    timeout 300 "$PY" -m pytest -p no:cacheprovider -q -rs \
+    timeout 480 "$PY" -m pytest -p no:cacheprovider -q -rs \
         tests/test_engine/test_cuda_graph_gpu.py | tee "$OUT/exactness.txt" \
         || { STATUS=1; echo "exactness tests FAILED (see $OUT/exactness.txt)"; }
     [ "$GPU" = 1 ] || echo "no GPU: the exactness tests are skipped (they need CUDA)"
