@@ -61,12 +61,28 @@ def test_isif_end_to_end_through_the_runner_and_plain_baselines(capsys, monkeypa
     assert [p.split()[0] for p in result['end_to_end_pushed_beyond_window']] == [
         'SafeCheckpointHook', 'KNNEvalHook']
     assert result['end_to_end_work_dir'] == str(tmp_path / 'run')
+    assert result['end_to_end_cuda_graph'] is None  # not asked for
     logs = list((tmp_path / 'run').glob('*/*.log'))
     assert len(logs) == 1 and logs[0].read_text().count('Epoch(train)') == timed
     assert not list((tmp_path / 'run').glob('*.pth'))
     assert result['cudnn_benchmark'] is True  # the config's env_cfg
     assert table[-3].startswith('end_to_end') and 'not run' in table[-1]
 
+
+
+def test_a_graphed_end_to_end_figure_counts_its_captures_and_replays(capsys, monkeypatch,
+                                                                     tiny_fmnist):
+    """With ``cuda_graph.enable`` the record says how often the whole-step graph captured and
+    replayed (on the CPU the static step runs uncaptured: ``captured_on_cuda`` is false)."""
+    result, _ = run(capsys, monkeypatch, str(ROOT / 'configs/isif/r18_fmnist.py'), '--warmup',
+                    '2', '--iters', '1', '--repeats', '2',
+                    *tiny(tiny_fmnist, 'train_dataloader.batch_size=4', 'cuda_graph.enable=True',
+                          'cuda_graph.warmup=1', 'optim_wrapper.optimizer.fused=True'))
+    assert 'CudaGraphHook' in result['end_to_end_hooks']
+    # 4 Runner iterations: 1 eager warm-up, 1 capture (which runs the step), 2 replays
+    assert result['end_to_end_runner_iters'] == 4
+    assert result['end_to_end_cuda_graph'] == dict(captures=1, replays=2,
+                                                   captured_on_cuda=False)
 
 def test_runner_too_short_for_the_windows_is_an_error(capsys, monkeypatch, tiny_fmnist):
     with pytest.raises(SystemExit, match='trained 4 iterations, the benchmark needs 31'):

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.hooks import CheckpointHook, Hook
 
+from selfemb.engine.cuda_graph import CudaGraphHook
 from selfemb.engine.hooks.knn_eval_hook import KNNEvalHook
 from selfemb.engine.model_loading import unwrap
 from selfemb.engine.runner import build_runner
@@ -139,14 +140,25 @@ def time_runner_loop(cfg, work_dir: str, warmup: int, iters: int, repeats: int,
                          '--repeats, + profiled steps on CUDA): lower them or train longer '
                          '(--cfg-options train_cfg.max_epochs=...)')
     losses = runner.message_hub.log_scalars.get('train/loss')
-    info = {
+    info: Dict[str, object] = {
         'end_to_end_runner_iters': clock.done,
         'end_to_end_loss_updates': 0 if losses is None else int(len(losses.data[0])),
         'end_to_end_epoch_ends_in_windows': clock.epoch_ends_in_windows,
         'end_to_end_hooks': [type(h).__name__ for h in runner.hooks
                              if not isinstance(h, (IterStart, WindowClock))],
         'end_to_end_pushed_beyond_window': pushed,
+        'end_to_end_cuda_graph': graph_counts(runner),
     }
     model = unwrap(runner.model)
     batch = next(iter(runner.train_loop.dataloader))
     return RunnerTiming(clock.windows, clock.gpu_busy_ms, model, batch, info)
+
+
+def graph_counts(runner) -> Optional[Dict[str, int]]:
+    """The whole-step CUDA graph's captures and replays over the run (``None`` without
+    ``cuda_graph.enable``): a graphed figure whose replays are 0 ran eagerly."""
+    hook = next((h for h in runner.hooks if isinstance(h, CudaGraphHook)), None)
+    if hook is None or hook.step is None:
+        return None
+    return dict(captures=hook.step.captures, replays=hook.step.replays,
+                captured_on_cuda=bool(hook.step.capture))
