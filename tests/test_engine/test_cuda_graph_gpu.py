@@ -14,7 +14,7 @@ import torch
 from selfemb.engine.cuda_graph import GraphedTrainStep, GraphRefusedError
 from selfemb.models.data_preprocessors import SelfSupPreprocessor
 
-from .test_cuda_graph import Tiny, batch, graphed, tiny
+from .test_cuda_graph import Tiny, batch, check_super_and_follows_its_ue_weight, graphed, tiny
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 
@@ -83,6 +83,13 @@ def test_a_host_synchronisation_is_refused_at_capture():
     with pytest.raises(GraphRefusedError, match='(?s)capturing Syncs.train_step failed.*'
                                                 'host synchronisation'):
         step(data, wrapper)
+
+
+@pytest.mark.parametrize('through_hub', [False, True], ids=['buffer_only', 'hub_too'])
+def test_super_and_replays_its_ue_weight_from_the_buffer(through_hub):
+    """Captured for real: a replay reads the UE weight the head's buffer holds (written
+    between steps), and a capture while the hub holds the epoch bakes no fill of it."""
+    check_super_and_follows_its_ue_weight('cuda', through_hub, exact=False)
 
 
 # ---- tools/train.py --cuda-graph, end to end ------------------------------------------------
