@@ -129,14 +129,22 @@ def test_every_epoch_writes_the_ue_weight_into_the_super_and_head():
     runner = stand_in_runner(model)
     hook = NeighbourhoodDiscoveryHook(epochs_per_round=5)
     weights = []
-    for epoch in (0, 1, 2, 3, 4, 5, 9, 7):  # ..., then a "resumed" epoch 7 (round 1, t=2)
+    for epoch in (0, 1, 2, 3, 4, 5, 9):
         runner.epoch = epoch
         hook.before_train_epoch(runner)
         weights.append((float(model.head.ue_weight), model.head.ue_active))
     assert weights == [(0.0, False), (0.0, False), (pytest.approx(0.2), True),
                        (pytest.approx(0.2), True), (pytest.approx(0.4), True), (0.0, False),
-                       (pytest.approx(0.4), True), (pytest.approx(0.2), True)]
-    assert 'ue_weight' not in model.state_dict()  # checkpoint keys unchanged: recomputed
+                       (pytest.approx(0.4), True)]
+    saved = model.state_dict()
+    assert not any('ue_weight' in key for key in saved)  # checkpoint keys unchanged
+    resumed = Model()  # a new process resumed at epoch 7 (round 1, t = 2)
+    resumed.head = SuperANDHead(ue_step=2, ue_factor=0.2)
+    resumed.load_state_dict(saved)
+    runner = stand_in_runner(resumed)
+    runner.epoch = 7
+    NeighbourhoodDiscoveryHook(epochs_per_round=5).before_train_epoch(runner)
+    assert float(resumed.head.ue_weight) == pytest.approx(0.2) and resumed.head.ue_active
 
 
 def test_discovery_is_lowest_entropy_with_nearest_neighbour():
