@@ -14,7 +14,7 @@ import torch
 from selfemb.engine.cuda_graph import GraphedTrainStep, GraphRefusedError
 from selfemb.models.data_preprocessors import SelfSupPreprocessor
 
-from .test_cuda_graph import Tiny, batch, graphed, tiny
+from .test_cuda_graph import Tiny, batch, check_super_and_follows_its_ue_weight, graphed, tiny
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 
@@ -85,13 +85,21 @@ def test_a_host_synchronisation_is_refused_at_capture():
         step(data, wrapper)
 
 
+@pytest.mark.parametrize('through_hub', [False, True], ids=['buffer_only', 'hub_too'])
+def test_super_and_replays_its_ue_weight_from_the_buffer(through_hub):
+    """Captured for real: a replay reads the UE weight the head's buffer holds (written
+    between steps), and a capture while the hub holds the epoch bakes no fill of it."""
+    check_super_and_follows_its_ue_weight('cuda', through_hub, exact=False)
+
+
 # ---- tools/train.py --cuda-graph, end to end ------------------------------------------------
 TINY = ['train_dataloader.batch_size=16', 'default_hooks.checkpoint.interval=1',
         'default_hooks.logger.interval=1', 'custom_hooks.knn.interval=1', 'custom_hooks.knn.k=10',
         'randomness.deterministic=True']
 ISIF = 'configs/isif/r18_fmnist.py'
 #: per config: options of its tiny run (ISIF: an lr milestone after epoch 1, a re-capture
-#: with a baked lr; AND: a round per epoch, so epoch 2 discovers neighbourhoods)
+#: with a baked lr; AND: a round per epoch, so epoch 2 discovers neighbourhoods; Super-AND:
+#: its UE weight switches on in epoch 2)
 METHODS = {
     ISIF: ['cuda_graph.warmup=1', 'param_scheduler.0.milestones=[1]'],
     'configs/npid/r18_fmnist.py': ['cuda_graph.warmup=1'],
@@ -102,6 +110,8 @@ METHODS = {
     # the momentum encoder's first update is a one-time branch: warm up past it
     'configs/cld/r18_fmnist_moco.py': ['cuda_graph.warmup=2', 'model.group_head.num_groups=4'],
     'configs/uic/r18_fmnist.py': ['cuda_graph.warmup=1', 'model.num_classes=8'],
+    # the UE weight goes 0 -> 0.2 at epoch 2 (one re-capture)
+    'configs/super_and/r18_fmnist.py': ['cuda_graph.warmup=1', 'model.head.ue_step=1'],
 }
 
 

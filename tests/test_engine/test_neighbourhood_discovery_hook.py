@@ -14,6 +14,7 @@ import selfemb.engine.hooks.neighbourhood_discovery_hook as hook_module
 from selfemb.engine.hooks import NeighbourhoodDiscoveryHook
 from selfemb.engine.runner import build_runner
 from selfemb.engine.schedulers import RoundMultiStepLR
+from selfemb.models.heads import SuperANDHead
 from selfemb.models.memories import NeighbourhoodMemory
 from selfemb.models.utils import entropy_and_neighbours, select_anchors
 from tests._dist_utils import run_in_processes
@@ -118,6 +119,32 @@ def test_rounds_anchor_counts_and_no_recompute_mid_round():
     assert runner.message_hub.get_info('and_epoch_in_round') == 0
     assert [step for step, _ in runner.scalars] == [3, 6, 9, 12, 15]
     assert set(runner.scalars[0][1]) == {'and/num_anchors', 'and/consistency'}
+
+
+def test_every_epoch_writes_the_ue_weight_into_the_super_and_head():
+    """Super-AND's UE weight is device state the hook writes from the runner's epoch (so
+    a resumed run, whose before_train_epoch sees the restored epoch, gets it back)."""
+    model = Model()
+    model.head = SuperANDHead(ue_step=2, ue_factor=0.2)
+    runner = stand_in_runner(model)
+    hook = NeighbourhoodDiscoveryHook(epochs_per_round=5)
+    weights = []
+    for epoch in (0, 1, 2, 3, 4, 5, 9):
+        runner.epoch = epoch
+        hook.before_train_epoch(runner)
+        weights.append((float(model.head.ue_weight), model.head.ue_active))
+    assert weights == [(0.0, False), (0.0, False), (pytest.approx(0.2), True),
+                       (pytest.approx(0.2), True), (pytest.approx(0.4), True), (0.0, False),
+                       (pytest.approx(0.4), True)]
+    saved = model.state_dict()
+    assert not any('ue_weight' in key for key in saved)  # checkpoint keys unchanged
+    resumed = Model()  # a new process resumed at epoch 7 (round 1, t = 2)
+    resumed.head = SuperANDHead(ue_step=2, ue_factor=0.2)
+    resumed.load_state_dict(saved)
+    runner = stand_in_runner(resumed)
+    runner.epoch = 7
+    NeighbourhoodDiscoveryHook(epochs_per_round=5).before_train_epoch(runner)
+    assert float(resumed.head.ue_weight) == pytest.approx(0.2) and resumed.head.ue_active
 
 
 def test_discovery_is_lowest_entropy_with_nearest_neighbour():

@@ -7,6 +7,7 @@ from mmengine import dist
 from mmengine.hooks import Hook
 
 from selfemb.models.algorithms.base import EPOCH_IN_ROUND_KEY
+from selfemb.models.heads import SuperANDHead
 from selfemb.models.memories import NeighbourhoodMemory
 from selfemb.models.utils import (
     entropy_and_neighbours,
@@ -44,8 +45,11 @@ class NeighbourhoodDiscoveryHook(Hook):
     consistency (fraction of anchor–neighbour pairs with equal labels; analysis only,
     never used for training) as ``and/num_anchors`` and ``and/consistency``. Every epoch
     it also records ``and_round`` and ``and_epoch_in_round`` in the message hub (for
-    round-dependent loss weights). Pair it with ``RoundMultiStepLR`` for the per-round
-    learning-rate restart: the round length is then the scheduler's, set once.
+    round-dependent loss weights) and writes the epoch into every ``SuperANDHead``'s
+    device state (:meth:`~selfemb.models.heads.SuperANDHead.set_round_epoch`, which a
+    captured step reads); after ``--resume`` both follow from the restored epoch. Pair
+    it with ``RoundMultiStepLR`` for the per-round learning-rate restart: the round
+    length is then the scheduler's, set once.
 
     Args:
         epochs_per_round: Epochs per round (200 in the paper); ``None`` (default): the
@@ -119,7 +123,10 @@ class NeighbourhoodDiscoveryHook(Hook):
         round_idx, epoch_in_round = divmod(runner.epoch, self.epochs_per_round)
         runner.message_hub.update_info('and_round', round_idx)
         runner.message_hub.update_info(EPOCH_IN_ROUND_KEY, epoch_in_round)
-        memory = self.memory_of(runner)
+        model, memory = model_and_part(runner, NeighbourhoodMemory, type(self).__name__)
+        for head in model.modules():
+            if isinstance(head, SuperANDHead):  # its UE weight, device state a graph reads
+                head.set_round_epoch(epoch_in_round)
         if int(memory.round_idx) < round_idx:
             self.discover(runner, memory, round_idx)
 

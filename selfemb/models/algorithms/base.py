@@ -13,12 +13,8 @@ from ..memories import BaseMemory, NeighbourhoodMemory, SimpleMemory
 
 #: message-hub key of the epoch within the AND round (``NeighbourhoodDiscoveryHook``)
 EPOCH_IN_ROUND_KEY = 'and_epoch_in_round'
-#: ``graph_blocker`` of a method whose head reads the epoch within the AND round, a
-#: Python number from the message hub, inside the step (Super-AND's UE weight)
-READS_ROUND_EPOCH = ("weights its loss by the epoch within the AND round, which the step "
-                     "reads from the message hub as a Python number (a replay would keep "
-                     "the captured epoch's weight)")
-#: ... and of one whose ODCMemory keeps its flush schedule on the host (InterCLR)
+#: ``graph_blocker`` of a method whose ODCMemory keeps its flush schedule on the host
+#: (InterCLR)
 ODC_HOST_SCHEDULE = (
     'decides its ODCMemory flush on the host: whether a batch is queued '
     '(ODCMemory._queued), whether to re-average the centroids or refill small clusters '

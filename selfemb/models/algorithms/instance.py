@@ -3,10 +3,10 @@ from typing import Dict, List, Optional
 
 import torch
 
-from ..heads import InstanceHead, SuperANDHead
+from ..heads import InstanceHead
 from ..memories import SimpleMemory
 from ..utils import sample_indices
-from .base import READS_ROUND_EPOCH, EmbeddingAlgorithm
+from .base import EmbeddingAlgorithm
 
 
 class InstanceAlgorithm(EmbeddingAlgorithm):
@@ -27,6 +27,9 @@ class InstanceAlgorithm(EmbeddingAlgorithm):
     """
 
     default_views = 1
+    #: capturable; a head that reads indices, or a memory, needs batches that carry them
+    #: (``device_collate``); Super-AND's UE weight is device state (``SuperANDHead``)
+    graph_blocker = None
 
     def __init__(self, *args, num_views: Optional[int] = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -41,12 +44,6 @@ class InstanceAlgorithm(EmbeddingAlgorithm):
                              f'{name} embeds {self.num_views}: set model.num_views='
                              f'{self.head.num_views} and num_views={self.head.num_views} in '
                              'the pipeline / data preprocessor')
-
-    @property
-    def graph_blocker(self) -> Optional[str]:
-        """None (capturable; a head that reads indices, or a memory, needs batches that
-        carry them: ``device_collate``), except with Super-AND's head."""
-        return READS_ROUND_EPOCH if isinstance(self.head, SuperANDHead) else None
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:

@@ -36,7 +36,9 @@ class InstanceBatch:
             ``None`` when the method has no bank.
         neighbours: ``B x k`` neighbour rows of the images (``-1`` = none), AND rounds.
         anchor: ``B`` bool, the images whose neighbourhood the loss uses this round.
-        round_epoch: Epoch within the current AND round (``None`` when unknown).
+        round_epoch: Epoch within the current AND round, the message hub's (``None`` when
+            unknown); a Python number, so a step captured as a CUDA graph must not read
+            it (``SuperANDHead`` reads its device state then).
     """
 
     views: List[torch.Tensor]

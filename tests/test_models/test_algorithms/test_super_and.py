@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmengine.registry import init_default_scope
 
+from selfemb.models.heads import InstanceBatch, SuperANDHead
 from selfemb.models.losses import augmentation_loss, neighbourhood_loss, uniform_entropy_loss
 from selfemb.registry import MODELS
 
@@ -105,3 +106,32 @@ def test_errors():
         model.loss(views[:1], samples)
     with pytest.raises(ValueError, match='views of 4 and 4 images for 3 data samples'):
         model.loss(views, samples[:3])
+
+
+def test_head_weights_the_ue_term_by_its_buffer_bit_for_bit():
+    """w(t) is the head's device state: the loss equals the Python-number weighting
+    ``w * uniform_entropy_loss`` bit for bit, a new buffer value (as a hook writes
+    between steps) is used as it is, and an epoch in the batch (the hub's) is followed."""
+    head = SuperANDHead(ue_step=2)
+    gen = torch.Generator().manual_seed(3)
+    views = [F.normalize(torch.randn(B, 16, generator=gen), dim=1) for _ in range(2)]
+    bank = F.normalize(torch.randn(N, 16, generator=gen), dim=1)
+    indices = torch.tensor([1, 3, 6, 9])
+    batch = InstanceBatch(views=views, indices=indices, bank=bank,
+                          neighbours=torch.tensor([[5], [-1], [0], [-1]]),
+                          anchor=torch.tensor([True, False, True, False]))
+    entropy = uniform_entropy_loss(head.logits(torch.cat(views), bank), indices.repeat(2),
+                                   -10.0)
+    head.set_round_epoch(5)  # w = 0.2 * (5 // 2)
+    losses = head.loss(batch)
+    assert torch.equal(losses['loss_ue'], 0.4 * entropy)
+    assert torch.equal(losses['ue_weight'], torch.tensor(0.4))
+    head.ue_weight.fill_(0.8)  # the buffer alone sets the weight
+    assert torch.equal(head.loss(batch)['loss_ue'], 0.8 * entropy)
+    batch.round_epoch = 7  # an eager step takes the hub's epoch into the buffer
+    assert torch.equal(head.loss(batch)['loss_ue'], 0.2 * 3 * entropy)
+    assert torch.equal(head.ue_weight, torch.tensor(0.2 * 3))
+    batch.round_epoch = 1
+    losses = head.loss(batch)
+    assert not head.ue_active and not losses['loss_ue'].requires_grad
+    assert float(losses['loss_ue']) == 0.0 and float(head.ue_weight) == 0.0
