@@ -177,10 +177,14 @@ def epoch_table(curves: Dict[str, Dict[int, float]]) -> List[str]:
 
 
 def markdown(runs: Dict[str, dict], downstream: dict, devices: List[str]) -> str:
-    lines = ['# Fashion-MNIST, full size: weighted kNN top-1 (%)', '',
+    lines = ['# Fashion-MNIST: weighted kNN top-1 (%)', '',
              f"Device: {'; '.join(devices) or 'not recorded'}. Table written "
-             f'{date.today().isoformat()}.', '',
-             '## kNN top-1 (%) per epoch, references recomputed (k 200, σ 0.1)', '']
+             f'{date.today().isoformat()}.', '']
+    if any(s.get('run', {}).get('quick') for s in runs.values()):
+        lines += ['QUICK rehearsal (subsets, 2 epochs, small k): these numbers check the '
+                  'script, they are not results.', '']
+    lines += ['## kNN top-1 (%) per epoch, references recomputed (k 200, σ 0.1 at full size)',
+              '']
     lines += epoch_table({n: s['knn_top1'] for n, s in runs.items()})
     banked = {n: s['bank_top1'] for n, s in runs.items() if 'bank_top1' in s}
     if banked:
@@ -206,8 +210,8 @@ def markdown(runs: Dict[str, dict], downstream: dict, devices: List[str]) -> str
     if downstream:
         ks = sorted({k for row in downstream.values() if isinstance(row, dict)
                      for k in row if k.startswith('R@')}, key=lambda k: int(k[2:]))
-        lines += ['', '## ISIF downstream (linear probe on 60,000 labelled images; '
-                  'unseen classes 5–9)', '',
+        lines += ['', '## ISIF downstream (linear probe on the labelled training images; '
+                  'Recall@K / NMI on the unseen classes 5–9)', '',
                   '| network | linear top-1 | ' + ' | '.join(ks) + ' | NMI |',
                   '|---' * (len(ks) + 3) + '|']
         for network in ('isif', 'untrained'):
