@@ -73,6 +73,7 @@ BANK="$BANK custom_hooks.knn_bank.train_dataloader=None custom_hooks.knn_bank.in
 BANK="$BANK custom_hooks.knn_bank.val_dataloader=knn_val_dataloader"
 BANK="$BANK custom_hooks.knn_bank.k=200 custom_hooks.knn_bank.temperature=0.1"
 declare -A RUN_OPTS=(
+  [isif]="custom_hooks.knn.eval_initial=True"  # the untrained network's kNN as epoch 0
   [npid]="$BANK" [and]="$BANK" [super_and]="$BANK"
   [cld_release]="model.group_head.centroids=release model.bank_update=release")
 GRAPH_RUNS=${GRAPH_RUNS:-isif npid and cld cldm uic}

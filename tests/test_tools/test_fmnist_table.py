@@ -34,7 +34,7 @@ def roots(tmp_path) -> tuple:
     # isif: 4 iterations per epoch, logged every 2; resumed after epoch 2 (a new file
     # that logs epoch 2's evaluation again, the later one wins)
     write_scalars(first / 'isif', '20261206_000000', [
-        train(1, 2, 0.1), train(1, 4, 0.3), knn(1, 50.0, 1.5),
+        knn(0, 99.0, 1.0), train(1, 2, 0.1), train(1, 4, 0.3), knn(1, 50.0, 1.5),
         train(2, 6, 0.2), train(2, 8, 0.2), knn(2, 55.0, 2.0)])
     write_scalars(first / 'isif', '20261206_010000', [
         knn(2, 60.0, 2.5), train(3, 10, 0.5), train(3, 12, 0.7), knn(3, 58.0, 3.0)])
@@ -60,8 +60,10 @@ def test_numbers_from_hand_written_scalars(roots):
     table = fmnist_table.build_table([str(r) for r in roots])
     assert list(table['runs']) == ['isif', 'npid']
     isif, npid = table['runs']['isif'], table['runs']['npid']
-    assert isif['knn_top1'] == {1: 50.0, 2: 60.0, 3: 58.0}
+    assert isif['knn_top1'] == {0: 99.0, 1: 50.0, 2: 60.0, 3: 58.0}
+    # epoch 0 (the untrained network, eval_initial) is neither the best nor timed
     assert (isif['knn_last'], isif['knn_best'], isif['knn_best_epoch']) == (58.0, 60.0, 2)
+    assert isif['knn_untrained'] == 99.0
     assert isif['iters_per_epoch'] == 4 and isif['epochs'] == 3
     # mean iteration time x 4 iterations: epochs 0.2*4, 0.2*4, 0.6*4 -> mean 1.2 s
     assert isif['train_s_per_epoch'] == pytest.approx((0.8 + 0.8 + 2.4) / 3)

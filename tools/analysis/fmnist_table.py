@@ -10,7 +10,8 @@ iteration) and, written by the script, ``run.json`` (config, device, torch, date
 graph). Read from the scalars:
 
 * ``knn/top1`` (recomputed references) and ``knn_bank/top1`` (the bank protocol) per
-  epoch; the bank's best epoch and last value;
+  epoch (epoch 0, if logged, is the untrained network: not counted as the best); the
+  best epoch and last value of each;
 * training seconds per epoch: the mean logged iteration ``time`` of the epoch (mmengine's
   IterTimerHook, averaged over the logger's window) times the iterations per epoch, read
   off the global ``iter`` of an evaluated epoch's last record (the script logs each
@@ -90,12 +91,13 @@ def summarise_run(work_dir: str) -> dict:
         values = list(values)
         return sum(values) / len(values) if values else None
 
-    trained = [e for e in knn if e > 0]
+    trained = {e: v for e, v in knn.items() if e > 0}  # epoch 0: the untrained network
     summary = dict(
-        knn_top1=knn, knn_last=knn[trained[-1]] if trained else None,
-        knn_best=max(knn.values()) if knn else None,
-        knn_best_epoch=max(knn, key=knn.get) if knn else None,
-        epochs=trained[-1] if trained else 0, iters_per_epoch=ipe,
+        knn_top1=knn, knn_untrained=knn.get(0),
+        knn_last=trained[max(trained)] if trained else None,
+        knn_best=max(trained.values()) if trained else None,
+        knn_best_epoch=max(trained, key=trained.get) if trained else None,
+        epochs=max(trained) if trained else 0, iters_per_epoch=ipe,
         train_s_per_epoch=mean(train_s.values()), eval_s_per_epoch=mean(eval_s.values()))
     summary['wall_s_per_epoch'] = (
         None if summary['train_s_per_epoch'] is None
