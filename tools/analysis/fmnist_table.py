@@ -209,6 +209,9 @@ def markdown(runs: Dict[str, dict], downstream: dict, devices: List[str]) -> str
                      f"{bank_best} | {fmt(s['train_s_per_epoch'], 1)} | "
                      f"{fmt(s['eval_s_per_epoch'], 1)} | {fmt(s['wall_s_per_epoch'], 1)} | "
                      f"{run.get('device', '—')} |")
+    lines += ['', 'train s/epoch: mean logged iteration time × iterations per epoch; kNN s/epoch: '
+              'both monitors; wall = their sum (checkpoints and start-up not counted). Runs '
+              'trained at the same time share the device.']
     if downstream:
         ks = sorted({k for row in downstream.values() if isinstance(row, dict)
                      for k in row if k.startswith('R@')}, key=lambda k: int(k[2:]))
