@@ -32,7 +32,7 @@ def test_valid_keys_pass(cfg, key):
     ('default_hooks.checkpoint.intervl', r"takes no 'intervl'.*'interval'"),
     ('custom_hooks.knn.intervall', r"KNNEvalHook\) takes no 'intervall'.*'interval'"),
     ('custom_hooks.knnn.k', r"no hook with role 'knnn' in custom_hooks\. Did you mean 'knn'.*"
-     r"Its roles: \['knn'\]"),
+     r"Its roles: \['knn', 'knn_bank'\]"),
     ('optim_wrapper.optimizer.lrr', r"SGD\) takes no 'lrr'.*'lr'"),
     ('train_dataloader.dataset.indeces', r"FashionMNIST\) takes no 'indeces'.*'indices'"),
 ])

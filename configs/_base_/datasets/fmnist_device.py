@@ -36,6 +36,10 @@ knn_train_dataloader = _loader('train', False, 512)
 knn_val_dataloader = _loader('test', False, 512)
 # hooks keyed by role: a child overrides by role (custom_hooks = dict(knn=dict(interval=5)))
 # or removes one (dict(knn=None)); --cfg-options custom_hooks.knn.k=5
+# knn_bank: the papers' memory-bank protocol (NPID / AND / Super-AND) beside it, off here;
+# scripts/reproduce_fmnist.sh fills it in (--cfg-options custom_hooks.knn_bank._delete_=True
+# custom_hooks.knn_bank.type=KNNEvalHook custom_hooks.knn_bank.reference=bank ...)
 custom_hooks = dict(
     knn=dict(type='KNNEvalHook', train_dataloader='knn_train_dataloader',
-             val_dataloader='knn_val_dataloader', interval=1, k=200, temperature=0.1))
+             val_dataloader='knn_val_dataloader', interval=1, k=200, temperature=0.1),
+    knn_bank=None)

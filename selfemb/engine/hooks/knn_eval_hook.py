@@ -1,6 +1,7 @@
 """The weighted-kNN training monitor ``KNNEvalHook`` (Wu et al. 2018); the evaluation itself
 is :func:`selfemb.evaluation.knn.knn_evaluate`, shared with tools/test.py."""
 import os.path as osp
+import time
 from typing import Dict, Optional, Union
 
 import numpy as np
@@ -55,14 +56,17 @@ class KNNEvalHook(Hook):
     than the reference set fails at once), with ``runner.build_dataloader``. Every rank
     extracts its shard, rank 0 runs :func:`selfemb.evaluation.weighted_knn` and
     broadcasts the result, so every rank ends with the same numbers. They are logged as
-    ``knn/top1``, ``knn/top5`` and ``knn/best_top1`` (text log and visualizer backends,
-    step = number of finished epochs), kept in ``self.result`` (``knn_top1``,
-    ``knn_top5``, ``best_top1``, ``best_epoch``) and in
+    ``knn/top1``, ``knn/top5``, ``knn/best_top1`` and ``knn/seconds`` (the evaluation's
+    wall time; text log and visualizer backends, step = number of finished epochs), kept
+    in ``self.result`` (``knn_top1``, ``knn_top5``, ``best_top1``, ``best_epoch``) and in
     ``runner.message_hub.get_info('knn')`` (the same plus ``epoch``). The best top-1 and
     its epoch are saved in the checkpoint (``checkpoint['meta']['knn_eval']``, plain
-    numbers) and restored by ``--resume``; as an epoch's checkpoint is written before its
-    evaluation, a run resumed from an evaluation epoch evaluates that epoch again before
-    training on (with ``'bank'`` it is exactly the same reference set).
+    numbers) and restored by ``--resume``. ``prefix`` replaces ``knn`` in all of these
+    names (scalars ``<prefix>/top1``, info ``<prefix>``, meta ``<prefix>_eval``), so two
+    monitors (e.g. both references) run in one training without mixing their numbers.
+    As an epoch's checkpoint is written before its evaluation, a run resumed from an
+    evaluation epoch evaluates that epoch again before training on (with ``'bank'`` it is
+    exactly the same reference set).
     Priority 95 runs it after the checkpoint hook (``VERY_LOW`` = 90), so the epoch's
     checkpoint is on disk before the monitor runs; if the evaluation fails at an epoch
     the checkpoint hook did not save, that epoch is saved before the error is raised, so
@@ -83,6 +87,8 @@ class KNNEvalHook(Hook):
             epoch, logged as epoch 0 (the untrained reference; skipped when a run is
             resumed past its start).
         reference: ``'recompute'`` or ``'bank'`` (see above).
+        prefix: name of the logged scalars, message-hub info and checkpoint meta entry
+            (a Python identifier; ``'knn'`` by default).
     """
     priority = 95  # after CheckpointHook (VERY_LOW = 90): the epoch is saved first
 
@@ -90,7 +96,7 @@ class KNNEvalHook(Hook):
                  val_dataloader: Union[dict, str, DataLoader], interval: int = 1, k: int = 200,
                  temperature: float = 0.1, feature: str = 'embedding',
                  num_classes: Optional[int] = None, eval_initial: bool = False,
-                 reference: str = 'recompute') -> None:
+                 reference: str = 'recompute', prefix: str = 'knn') -> None:
         if interval < 1 or k < 1 or temperature <= 0:
             raise ValueError(f'KNNEvalHook needs interval >= 1, k >= 1 and temperature > 0, '
                              f'got interval={interval}, k={k}, temperature={temperature}')
@@ -106,6 +112,10 @@ class KNNEvalHook(Hook):
         if reference == 'recompute' and train_dataloader is None:
             raise ValueError("KNNEvalHook(reference='recompute') needs a train_dataloader "
                              "(or use reference='bank')")
+        if not (isinstance(prefix, str) and prefix.isidentifier()):
+            raise ValueError(f'KNNEvalHook prefix must be a Python identifier (it names '
+                             f'the logged scalars), got {prefix!r}')
+        self.prefix = prefix
         self.train_dataloader, self.val_dataloader = train_dataloader, val_dataloader
         self.interval, self.k, self.temperature = interval, k, temperature
         self.feature, self.num_classes = feature, num_classes
@@ -149,15 +159,19 @@ class KNNEvalHook(Hook):
                 raise
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})[META_KEY] = dict(
+        checkpoint.setdefault('meta', {})[self._meta_key] = dict(
             best_top1=self.best_top1, best_epoch=self.best_epoch,
             evaluated_epoch=self.evaluated_epoch)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = (checkpoint.get('meta') or {}).get(META_KEY)
+        state = (checkpoint.get('meta') or {}).get(self._meta_key)
         if state:
             self.best_top1, self.best_epoch = state['best_top1'], state['best_epoch']
             self.evaluated_epoch = state.get('evaluated_epoch')
+
+    @property
+    def _meta_key(self) -> str:
+        return META_KEY if self.prefix == 'knn' else f'{self.prefix}_eval'
 
     def _bank_evaluate(self, runner) -> Dict[str, float]:
         """Weighted kNN of the recomputed query features against the memory bank."""
@@ -179,6 +193,7 @@ class KNNEvalHook(Hook):
         self._build_loaders(runner)
         # evaluation must not move the training's random streams (exact --resume
         # whatever the interval): fork every generator it could touch
+        start = time.perf_counter()
         with frozen_rng():
             if self.reference == 'bank':
                 result = self._bank_evaluate(runner)
@@ -186,22 +201,26 @@ class KNNEvalHook(Hook):
                 result = knn_evaluate(runner.model, *self._loaders, k=self.k,
                                       temperature=self.temperature, feature=self.feature,
                                       num_classes=self.num_classes)
+        seconds = time.perf_counter() - start  # the result is on the host: work is done
         epoch = runner.epoch + 1 if epoch is None else epoch
         if self.best_top1 is None or result['knn_top1'] > self.best_top1:
             self.best_top1, self.best_epoch = float(result['knn_top1']), int(epoch)
         self.evaluated_epoch = int(epoch)
         result = dict(result, best_top1=self.best_top1, best_epoch=self.best_epoch)
         self.result = result
-        runner.message_hub.update_info('knn', dict(result, epoch=epoch))
+        name = self.prefix
+        runner.message_hub.update_info(name, dict(result, epoch=epoch))
         runner.visualizer.add_scalars(
-            {'knn/top1': result['knn_top1'], 'knn/top5': result['knn_top5'],
-             'knn/best_top1': self.best_top1}, step=epoch)
+            {f'{name}/top1': result['knn_top1'], f'{name}/top5': result['knn_top5'],
+             f'{name}/best_top1': self.best_top1, f'{name}/seconds': round(seconds, 3)},
+            step=epoch)
         references = (len(runner.train_dataloader.dataset) if self.reference == 'bank'
                       else len(self._loaders[0].dataset))
         queries = len(self._loaders[1].dataset)
-        runner.logger.info(f"Epoch(knn) [{epoch}]  knn/top1: {result['knn_top1']:.2f}  "
-                           f"knn/top5: {result['knn_top5']:.2f}  "
-                           f'knn/best_top1: {self.best_top1:.2f} (epoch {self.best_epoch})  '
+        runner.logger.info(f"Epoch(knn) [{epoch}]  {name}/top1: {result['knn_top1']:.2f}  "
+                           f"{name}/top5: {result['knn_top5']:.2f}  "
+                           f'{name}/best_top1: {self.best_top1:.2f} (epoch {self.best_epoch})  '
+                           f'{name}/seconds: {seconds:.2f}  '
                            f'(k={self.k}, temperature={self.temperature}, '
                            f'feature={self.feature}, reference={self.reference}, '
                            f'{references} references, {queries} queries)')
