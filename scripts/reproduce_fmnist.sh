@@ -23,7 +23,7 @@
 #            it resumes from its last epoch (checkpoints every epoch) when called again
 #   JOBS     runs at once (default: all of the call's on a GPU, 1 on CPU, 2 with QUICK)
 #   GRAPH_RUNS  runs trained with the whole step as one CUDA graph (--cuda-graph; default
-#            the graph-ready ones: isif npid and cld cldm uic; on CPU the static step runs
+#            the graph-ready ones: all but interclr; on CPU the static step runs
 #            eagerly instead, cuda_graph.enable=True)
 #   ARGS     extra tools/train.py arguments (default: --amp --channels-last on a GPU,
 #            --channels-last on CPU)
@@ -76,7 +76,7 @@ declare -A RUN_OPTS=(
   [isif]="custom_hooks.knn.eval_initial=True"  # the untrained network's kNN as epoch 0
   [npid]="$BANK" [and]="$BANK" [super_and]="$BANK"
   [cld_release]="model.group_head.centroids=release model.bank_update=release")
-GRAPH_RUNS=${GRAPH_RUNS:-isif npid and cld cldm uic}
+GRAPH_RUNS=${GRAPH_RUNS:-isif npid and super_and cld cld_release cldm uic}
 ISIF_EPOCHS=20  # configs/isif/r18_fmnist.py; its last checkpoint feeds the downstream stage
 
 if [ -n "$PART" ]; then

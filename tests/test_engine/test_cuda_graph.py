@@ -320,6 +320,19 @@ def test_static_step_equals_eager_train_step_through_the_runner(config, fused, t
     assert_same_training(eager, eager_log, graph, graph_log)
 
 
+
+@pytest.mark.parametrize('fused', [False, True], ids=['sgd', 'fused_sgd'])
+def test_cld_release_options_static_step_equals_eager(fused, tiny_fmnist, tmp_path):
+    """CLD with the official code's centroids and bank order (written during backward)."""
+    config = 'configs/cld/r18_fmnist.py'
+    extra = {'model.group_head.centroids': 'release', 'model.bank_update': 'release'}
+    eager, eager_log, _ = run(config, tiny_fmnist, tmp_path / 'eager', False, fused,
+                              extra=extra)
+    graph, graph_log, step = run(config, tiny_fmnist, tmp_path / 'graph', True, fused,
+                                 extra=extra)
+    assert step.captures + step.replays == 3
+    assert_same_training(eager, eager_log, graph, graph_log)
+
 def assert_same_training(eager, eager_log: Recorder, graph, graph_log: Recorder) -> None:
     """The graphed run's log variables, learning rates, model state (non-persistent
     buffers included) and optimizer state equal the eager run's bit for bit."""

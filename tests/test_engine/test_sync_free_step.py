@@ -22,9 +22,12 @@ from tests.test_configs.test_config_smoke import OVERRIDES, shrink
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob('configs/*/r18_fmnist*.py'))
 
-# --amp's wrapper too (one config: the step is the same, under bf16 autocast)
-CASES = [(config, None) for config in CONFIGS] + [('configs/isif/r18_fmnist.py',
-                                                   'Bf16OptimWrapper')]
+# --amp's wrapper too (one config: the step is the same, under bf16 autocast), and CLD
+# with the release options (the official code's centroids and bank order)
+RELEASE = {'model.group_head.centroids': 'release', 'model.bank_update': 'release'}
+CASES = [(config, None, None) for config in CONFIGS] + [
+    ('configs/isif/r18_fmnist.py', 'Bf16OptimWrapper', None),
+    pytest.param('configs/cld/r18_fmnist.py', None, RELEASE, id='cld-release')]
 
 # Configs whose step keeps a host synchronisation, and why (none is skipped silently).
 # None at present. Not exempt but conditional: ODCMemory's small-cluster refill
@@ -56,8 +59,8 @@ def _round_one(model) -> None:
     MessageHub.get_current_instance().update_info(EPOCH_IN_ROUND_KEY, 190)
 
 
-@pytest.mark.parametrize('config,wrapper', CASES)
-def test_train_step_is_sync_free(config, wrapper, tiny_fmnist, tmp_path):
+@pytest.mark.parametrize('config,wrapper,extra', CASES)
+def test_train_step_is_sync_free(config, wrapper, extra, tiny_fmnist, tmp_path):
     if config in EXEMPT:
         pytest.xfail(EXEMPT[config])
     cfg = Config.fromfile(ROOT / config)
@@ -67,6 +70,7 @@ def test_train_step_is_sync_free(config, wrapper, tiny_fmnist, tmp_path):
     for prefix, options in OVERRIDES.items():
         if config.startswith(prefix):
             cfg.merge_from_dict(options)
+    cfg.merge_from_dict(extra or {})
     cfg.custom_hooks = {}  # no kNN monitor: the run ends after two steps
     cfg.work_dir = str(tmp_path)
     runner = build_runner(cfg)
