@@ -3,6 +3,7 @@
 # without internet access (a cluster's compute node) whose Python may differ from this one.
 #
 #   scripts/wheelhouse.sh DIR [--python-version 3.12] [--skip NAME ...] [--skip-file FILE]
+#                             [--train-only]
 #
 # DIR receives: binary wheels for the target Python (manylinux x86_64) of the OpenMMLab
 # packages, faiss-cpu and their dependencies; mmcv 2.1.0's source distribution (to build
@@ -11,7 +12,11 @@
 # mmpretrain, not for mmdet / mmseg models). --skip / --skip-file leave out packages the
 # target already has (names, or the output of `pip freeze` / `pip list --format=freeze`
 # there); then install the folder's wheels with --no-deps: `pip install --no-index
-# --no-deps DIR/*.whl` (mmcv-lite included).
+# --no-deps DIR/*.whl` (mmcv-lite included). --train-only leaves out what only the mmdet /
+# mmseg transfer needs (mmdet, mmsegmentation and their own dependencies, mmcv's source
+# distribution): what training, kNN, the linear probe and the benchmarks need, ~25 MB
+# for a node that has numpy, scipy, opencv and matplotlib (add `--skip opencv-python`
+# where it has opencv-python-headless).
 #
 # On the target, with torch and torchvision installed:
 #   pip install --no-index --find-links DIR mmcv-lite mmengine mmpretrain faiss-cpu ftfy regex
@@ -22,15 +27,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 [ $# -ge 1 ] || usage 2
 case "$1" in -h|--help) usage 0 ;; esac
 DIR=$1; shift
 PYVER=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 SKIP=()
+TRAIN_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --python-version) PYVER=$2; shift 2 ;;
+    --train-only) TRAIN_ONLY=1; shift ;;
     --skip) shift; while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do SKIP+=("$1"); shift; done ;;
     --skip-file)
       [ -f "$2" ] || { echo "wheelhouse: --skip-file $2 does not exist" >&2; exit 2; }
@@ -54,8 +61,8 @@ for p in manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 manyl
   PLATFORMS+=(--platform "$p")
 done
 # The same pins as scripts/install.sh (numpy<2: see docs/get_started.md).
-PACKAGES=("numpy<2" "mmengine==0.10.7" "mmpretrain==1.2.0" "mmdet==3.3.0" "mmsegmentation==1.2.2"
-          "faiss-cpu==1.15.1" ftfy regex)
+PACKAGES=("numpy<2" "mmengine==0.10.7" "mmpretrain==1.2.0" "faiss-cpu==1.15.1" ftfy regex)
+[ "$TRAIN_ONLY" = 1 ] || PACKAGES+=("mmdet==3.3.0" "mmsegmentation==1.2.2")
 
 mkdir -p "$DIR"
 echo "[wheelhouse] wheels for Python $PYVER -> $DIR"
@@ -67,7 +74,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # --no-deps --no-binary: the sdist itself; pip does not build it when only downloading.
 "$BUILD_PY" -m pip download -q --no-deps --no-binary=:all: --no-build-isolation -d "$tmp" "mmcv==2.1.0"
-cp "$tmp"/mmcv-2.1.0.tar.gz "$DIR"/
+[ "$TRAIN_ONLY" = 1 ] || cp "$tmp"/mmcv-2.1.0.tar.gz "$DIR"/
 MMCV_WITH_OPS=0 "$BUILD_PY" -m pip wheel -q --no-deps --no-build-isolation -w "$tmp/wheel" \
   "$tmp/mmcv-2.1.0.tar.gz"
 cp "$tmp"/wheel/mmcv_lite-2.1.0-*.whl "$DIR"/
