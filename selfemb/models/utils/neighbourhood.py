@@ -129,7 +129,8 @@ def softmax_entropy(bank: torch.Tensor, temperature: float = 0.1,
             if gap <= SELF_CHECK_TOLERANCE.get(dtype, 0.1) and bool(entropy.isfinite().all()):
                 return entropy, 'fused'
             reason = f'fused entropy differs from the blocked one by {gap:.3g}'
-        except RuntimeError as error:  # no kernel for this device / dtype / dim
+        except (RuntimeError, TypeError) as error:  # no kernel for this device / dtype /
+            # dim, or a private op whose signature this torch version does not have
             reason = f'no fused attention kernel ({str(error).splitlines()[0][:200]})'
         warnings.warn(f'softmax_entropy: {reason}; using the blocked path')
     return blocked_entropy(bank, temperature, chunk_size, dtype), 'blocked'

@@ -70,6 +70,13 @@ def test_fused_entropy_falls_back_when_the_check_fails(monkeypatch):
     with pytest.warns(UserWarning, match='no fused attention kernel'):
         assert softmax_entropy(bank, 0.1)[1] == 'blocked'
 
+    def other_signature(x, scale):  # a private op of another torch version
+        raise TypeError('_scaled_dot_product_flash_attention() got an unexpected keyword')
+
+    monkeypatch.setattr(nb, '_attention', other_signature)
+    with pytest.warns(UserWarning, match='no fused attention kernel'):
+        assert softmax_entropy(bank, 0.1)[1] == 'blocked'
+
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float16])
 def test_nearest_neighbours_exclude_self_in_every_precision(dtype):
