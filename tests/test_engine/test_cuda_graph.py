@@ -3,7 +3,6 @@ eager ``train_step`` bit for bit, and every refusal / re-capture rule holds (GPU
 checks: test_cuda_graph_gpu.py)."""
 import argparse
 import copy
-import importlib.util
 import uuid
 from pathlib import Path
 from typing import Optional
@@ -34,6 +33,7 @@ from selfemb.models.algorithms import InterCLR
 from selfemb.models.memories import ODCMemory
 from selfemb.models.utils.samples import IndexedSamples, sample_indices
 from selfemb.registry import MODELS
+from tests.tool_loader import load_tool
 
 from ..test_configs.test_config_smoke import OVERRIDES, shrink
 
@@ -223,9 +223,7 @@ def test_arguments_and_installation_errors():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message without a GPU')
 def test_train_cuda_graph_flag_needs_a_gpu():
-    spec = importlib.util.spec_from_file_location('train_tool', ROOT / 'tools/train.py')
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    train = load_tool('tools/train.py', 'train_tool')
     args = argparse.Namespace(launcher='none', cfg_options=None, work_dir='w', config='c.py',
                               allow_mismatch=False, trust_checkpoint=False, amp=False,
                               channels_last=False, resume=None, cuda_graph=False)

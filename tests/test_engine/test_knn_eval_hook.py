@@ -4,7 +4,6 @@ The toy model and dataset below are registered (``KNNToyModel``, ``KNNToyDataset
 config written by the tools/test.py test can import this module with ``custom_imports``.
 """
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -28,6 +27,7 @@ from selfemb.engine.runner import SelfembRunner
 from selfemb.evaluation.knn import weighted_knn
 from selfemb.registry import DATASETS, MODELS
 from tests._dist_utils import free_port
+from tests.tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -224,10 +224,7 @@ def test_dist_test_sh_two_cpu_processes(tmp_path):
 
 
 def test_tools_test_needs_a_knn_hook(tmp_path):
-    spec = importlib.util.spec_from_file_location('selfemb_tools_test',
-                                                  osp.join(REPO, 'tools', 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(osp.join(REPO, 'tools', 'test.py'), 'selfemb_tools_test')
     cfg = Config.fromfile(_write_config(tmp_path / 'no_knn.py',
                                         "[dict(type='EMAHook')]"))
     with pytest.raises(KeyError, match='no_knn.py has no KNNEvalHook'):

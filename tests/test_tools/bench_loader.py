@@ -3,15 +3,13 @@ puts its ``bench`` package on ``sys.path``, so tests then ``import bench.<module
 import importlib.util
 from pathlib import Path
 
+from tests.tool_loader import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location('benchmark_tool',
-                                                  ROOT / 'tools/analysis/benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/analysis/benchmark.py', 'benchmark_tool')
 
 
 benchmark = load_benchmark()

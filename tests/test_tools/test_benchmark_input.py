@@ -1,19 +1,17 @@
 """tools/benchmark.py --input times data-only, model-only and end-to-end images/s of
 image-file configs side by side, with the worker count, and ends with JSON."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from tests.tool_loader import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(path, name)
 
 
 @pytest.fixture(scope='module')

@@ -1,7 +1,6 @@
 """tools/test.py and tools/extract_features.py refuse a checkpoint of another model (the
 reproduced case: an ISIF checkpoint evaluated with the Super-AND config), unless
 --allow-mismatch; the VOC07 SVM extractor still takes a method's checkpoint."""
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,15 +10,13 @@ from mmengine.config import Config
 
 from selfemb.apis import build_model_from_cfg, init_model
 from selfemb.engine.model_loading import CheckpointMismatchError, load_checkpoint_checked
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'{name}_tool', ROOT / f'tools/{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load(name: str):
+    return load_tool(f'tools/{name}.py')
 
 
 @pytest.fixture(scope='module')
@@ -37,7 +34,7 @@ def isif_checkpoint(tmp_path_factory) -> Path:
                                                        'embedding'])])
 def test_tools_refuse_another_methods_checkpoint(tool, extra, isif_checkpoint, monkeypatch,
                                                  tmp_path):
-    module = load_tool(tool)
+    module = load(tool)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, 'argv', [tool, str(ROOT / 'configs/super_and/r18_fmnist.py'),
                                       str(isif_checkpoint), *extra])

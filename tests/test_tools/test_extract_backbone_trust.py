@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.tool_loader import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools/model_converters/extract_backbone_weights.py'
 
@@ -56,10 +58,7 @@ def test_untrusted_pickle_is_never_unpickled(tmp_path):
     (b'', 'is empty (0 bytes): not a PyTorch checkpoint'),
 ])
 def test_not_a_checkpoint(tmp_path, monkeypatch, capsys, content, message):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('extract_backbone_weights', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(TOOL, 'extract_backbone_weights')
     src = tmp_path / 'text.pth'
     src.write_bytes(content)
     monkeypatch.setattr(sys, 'argv', ['extract_backbone_weights.py', str(src),

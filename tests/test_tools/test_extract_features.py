@@ -1,5 +1,4 @@
 """tools/extract_features.py writes <split>_<layer>.npy / <split>_labels.npy / meta.json."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,13 +13,11 @@ from mmengine.runner import Runner
 
 from selfemb.apis import build_model_from_cfg, extract_features, load_features
 from selfemb.engine.model_loading import CheckpointMismatchError
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = 'configs/isif/r18_fmnist.py'
-_spec = importlib.util.spec_from_file_location('extract_features_tool',
-                                               ROOT / 'tools/extract_features.py')
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+tool = load_tool('tools/extract_features.py')
 
 
 def overrides(data_root: Path) -> dict:

@@ -10,6 +10,7 @@ from mmengine.config import Config
 
 from selfemb.engine.runner import build_runner
 from tests._dist_utils import run_in_processes
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs/cld/r50_in100_gpu.py'
@@ -18,10 +19,7 @@ TOOL = ROOT / 'tools/dataset_converters/make_synthetic_jpegs.py'
 
 @pytest.fixture(scope='module')
 def jpeg_root(tmp_path_factory) -> Path:
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('make_synthetic_jpegs', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(TOOL, 'make_synthetic_jpegs')
     root = tmp_path_factory.mktemp('jpegs')
     tool.main([str(root), '--classes', '3', '--train-per-class', '5', '--val-per-class', '2'])
     return root

@@ -1,7 +1,6 @@
 """make_imagenet100.py turns an ImageNet-1k tree (val as class folders or flat with a label
 file) into symlinked train/val subsets and list files that ImageList reads, names missing
 classes before writing anything, and can be rerun; the shipped class list is CMC's 100."""
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 from PIL import Image
 
 from selfemb.registry import DATASETS
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools/dataset_converters/make_imagenet100.py'
@@ -17,11 +17,8 @@ WNIDS = ['n02869837', 'n01749939', 'n02488291']  # not sorted: labels follow lis
 EXTRA = 'n01440764'
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('make_imagenet100', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load():
+    return load_tool(TOOL, 'make_imagenet100')
 
 
 def jpeg(path: Path) -> None:
@@ -55,7 +52,7 @@ def build(out: Path, split: str):
 
 
 def test_class_folders_and_rerun(imagenet, tmp_path, capsys):
-    tool, out = load_tool(), tmp_path / 'in100'
+    tool, out = load(), tmp_path / 'in100'
     for _ in range(2):  # the rerun replaces what the first run wrote
         tool.main([str(imagenet), str(out), '--classes', str(tmp_path / 'classes.txt')])
         assert '3 classes, 6 train images, 3 val images' in capsys.readouterr().out
@@ -81,7 +78,7 @@ def test_flat_val_with_label_file(imagenet, tmp_path, labels):
     os.rename(imagenet / 'val', imagenet / 'val_folders')
     os.rename(imagenet / 'val_flat', imagenet / 'val')
     out = tmp_path / 'in100'
-    load_tool().main([str(imagenet), str(out), '--classes', str(tmp_path / 'classes.txt'),
+    load().main([str(imagenet), str(out), '--classes', str(tmp_path / 'classes.txt'),
                       '--val-labels', str(tmp_path / labels)])
     assert (out / 'meta/val.txt').read_text().splitlines() == [
         f'{w}/ILSVRC2012_val_{i:08d}.JPEG {i}' for i, w in enumerate(WNIDS)]
@@ -95,7 +92,7 @@ def test_missing_class_is_named_and_nothing_written(imagenet, tmp_path):
     classes.write_text('\n'.join(WNIDS + ['n09999999']) + '\n')
     out = tmp_path / 'in100'
     with pytest.raises(SystemExit, match=r'n09999999') as e:
-        load_tool().main([str(imagenet), str(out), '--classes', str(classes)])
+        load().main([str(imagenet), str(out), '--classes', str(classes)])
     assert str(imagenet / 'train') in str(e.value)
     assert not out.exists()
 
@@ -104,7 +101,7 @@ def test_flat_val_without_labels_says_so(imagenet, tmp_path):
     os.rename(imagenet / 'val', imagenet / 'val_folders')
     os.rename(imagenet / 'val_flat', imagenet / 'val')
     with pytest.raises(SystemExit, match='--val-labels'):
-        load_tool().main([str(imagenet), str(tmp_path / 'in100'),
+        load().main([str(imagenet), str(tmp_path / 'in100'),
                           '--classes', str(tmp_path / 'classes.txt')])
 
 
@@ -113,10 +110,10 @@ def test_shipped_list_is_cmc_100():
     assert len(wnids) == len(set(wnids)) == 100
     assert all(re.fullmatch(r'n\d{8}', w) for w in wnids)
     assert wnids[:2] == ['n02869837', 'n01749939'] and wnids[-1] == 'n02090622'
-    assert load_tool().read_classes(str(TOOL.parent / 'imagenet100_classes.txt')) == wnids
+    assert load().read_classes(str(TOOL.parent / 'imagenet100_classes.txt')) == wnids
 
 
 def test_refuses_to_replace_real_images(imagenet, tmp_path):
     with pytest.raises(SystemExit, match='not symlinks'):  # OUT given as the ImageNet root
-        load_tool().main([str(imagenet), str(imagenet), '--classes', str(tmp_path / 'classes.txt')])
+        load().main([str(imagenet), str(imagenet), '--classes', str(tmp_path / 'classes.txt')])
     assert len(os.listdir(imagenet / 'train' / WNIDS[0])) == 2

@@ -1,25 +1,22 @@
 """make_synthetic_jpegs.py writes an ImageList-readable JPEG tree of ImageNet-like sizes,
 the same files for the same seed, and refuses bad arguments."""
-import importlib.util
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from selfemb.datasets import ImageList
+from tests.tool_loader import load_tool
 
 TOOL = Path(__file__).resolve().parents[2] / 'tools/dataset_converters/make_synthetic_jpegs.py'
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('make_synthetic_jpegs', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load():
+    return load_tool(TOOL, 'make_synthetic_jpegs')
 
 
 def test_tree_lists_sizes_and_seed(tmp_path):
-    tool = load_tool()
+    tool = load()
     args = ['--classes', '3', '--train-per-class', '4', '--val-per-class', '1']
     tool.main([str(tmp_path / 'a'), *args])
     tool.main([str(tmp_path / 'b'), *args])
@@ -40,4 +37,4 @@ def test_tree_lists_sizes_and_seed(tmp_path):
 @pytest.mark.parametrize('bad', [['--classes', '0'], ['--quality', '100']])
 def test_bad_arguments(tmp_path, bad):
     with pytest.raises(SystemExit):
-        load_tool().main([str(tmp_path), *bad])
+        load().main([str(tmp_path), *bad])

@@ -1,6 +1,5 @@
 """tools/model_converters/untrained_checkpoint.py: the config's model as initialised, saved
 so that the downstream tools load it like a trained checkpoint."""
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import torch
 
 from selfemb.apis.model import init_model
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools' / 'model_converters' / 'untrained_checkpoint.py'
@@ -15,10 +15,7 @@ CONFIG = 'configs/isif/r18_fmnist.py'
 
 
 def tool_module():
-    spec = importlib.util.spec_from_file_location('untrained_checkpoint', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(TOOL, 'untrained_checkpoint')
 
 
 def test_saves_the_seeded_initial_model_that_loads_back(tmp_path):

@@ -1,6 +1,5 @@
 """extract_backbone_weights: selfemb checkpoints load into mmdet's Faster R-CNN C4
 (backbone + res5 shared head), mmseg's FCN and mmpretrain's ResNet with zero missing keys."""
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -13,14 +12,12 @@ from mmengine.registry import init_default_scope
 from selfemb.apis import build_model_from_cfg
 from selfemb.transfer.downstream import prepare_benchmark_cfg
 from selfemb.utils.checkpoint import encode_checkpoint
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DET_CFG = ROOT / 'configs/benchmarks/mmdetection/voc0712/faster-rcnn_r50-c4_24k_voc0712.py'
 SEG_CFG = ROOT / 'configs/benchmarks/mmsegmentation/voc12aug/fcn_r50-d8_20k_voc12aug.py'
-_spec = importlib.util.spec_from_file_location(
-    'extract_backbone_weights', ROOT / 'tools/model_converters/extract_backbone_weights.py')
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+tool = load_tool('tools/model_converters/extract_backbone_weights.py', 'extract_backbone_weights')
 
 
 def convert(monkeypatch, src: Path, dst: Path, target: str, *extra: str) -> int:
