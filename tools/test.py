@@ -23,6 +23,7 @@ from selfemb.apis import build_model_from_cfg  # imports every registration
 from selfemb.engine.config_check import check_cfg_options
 from selfemb.engine.dist import init_distributed, shutdown_distributed
 from selfemb.engine.model_loading import load_checkpoint_checked
+from selfemb.engine.runner import hooks_by_role
 from selfemb.evaluation.knn import knn_evaluate
 from selfemb.evaluation.loaders import resolve_loader_cfg
 from selfemb.utils.checkpoint import trust_checkpoints
@@ -51,10 +52,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def find_knn_hook(cfg: Config) -> dict:
-    hooks = cfg.get('custom_hooks', None) or []
-    for hook in hooks.values() if isinstance(hooks, dict) else hooks:  # keyed by role
-        if hook is None:  # a role a config removed
-            continue
+    for hook in hooks_by_role(cfg.get('custom_hooks')):  # roles set to None left out
         hook_type = hook.get('type')
         name = hook_type if isinstance(hook_type, str) else getattr(hook_type, '__name__', '')
         if name.split('.')[-1] == 'KNNEvalHook':

@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from selfemb.engine.config_check import check_cfg_options
 from selfemb.engine.hooks import NeighbourhoodDiscoveryHook
-from selfemb.engine.runner import build_runner
+from selfemb.engine.runner import build_runner, hooks_by_role
 
 ROOT = Path(__file__).resolve().parents[2]
 METHOD_HOOKS = {
@@ -26,7 +26,7 @@ def test_each_method_config_gets_its_hook_from_one_place(config, role_and_type):
     role, type_ = role_and_type
     cfg = Config.fromfile(ROOT / config)
     assert cfg.method_hooks[role].type == type_
-    assert all(h.type != type_ for h in cfg.get('custom_hooks', {}).values())
+    assert all(h.type != type_ for h in hooks_by_role(cfg.get('custom_hooks')))
     assert all(getattr(h, 'type', None) != type_ for h in cfg.default_hooks.values())
 
 

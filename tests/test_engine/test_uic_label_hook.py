@@ -12,7 +12,7 @@ from mmengine.logging import MessageHub
 
 from selfemb.engine.hooks import UICLabelHook
 from selfemb.engine.hooks.uic_label_hook import next_labels
-from selfemb.engine.runner import build_runner
+from selfemb.engine.runner import build_runner, hooks_by_role
 from selfemb.models.memories import PseudoLabelMemory
 from selfemb.models.utils import random_labels
 from tests._dist_utils import run_in_processes
@@ -29,7 +29,7 @@ def tiny_cfg(data_root, work_dir, max_epochs=2) -> Config:
     for key in ('train_dataloader', 'knn_train_dataloader', 'knn_val_dataloader'):
         cfg[key].dataset.data_root = str(data_root)
     cfg.train_dataloader.batch_size = 16
-    cfg.custom_hooks = [h for h in cfg.custom_hooks.values() if h.type != 'KNNEvalHook']
+    cfg.custom_hooks = [h for h in hooks_by_role(cfg.custom_hooks) if h.type != 'KNNEvalHook']
     cfg.train_cfg.max_epochs = max_epochs
     cfg.param_scheduler[0].update(T_max=max_epochs, end=max_epochs)
     cfg.default_hooks.checkpoint.interval = 1
