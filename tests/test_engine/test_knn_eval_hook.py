@@ -95,19 +95,27 @@ def expected_knn(model: KNNToyModel, k: int, temperature: float) -> dict:
                             val.labels, k=k, temperature=temperature)
 
 
-def make_runner(work_dir, max_epochs: int = 3, resume: bool = False, **hook_args) -> Runner:
+def toy_runner(work_dir, model, custom_hooks, experiment_name: str, max_epochs: int,
+               resume: bool = False) -> SelfembRunner:
+    """A toy model trained on 60 toy samples with ``custom_hooks`` and a checkpoint per
+    epoch; ``experiment_name`` must be unique (a runner built in the same second would
+    otherwise share the visualizer)."""
     return SelfembRunner(
-        model=KNNToyModel(), work_dir=str(work_dir), default_scope='selfemb',
-        # unique: a runner built in the same second would otherwise share the visualizer
-        experiment_name=f'knn_{Path(work_dir).name}',
-        train_dataloader=loader_cfg(60, 0, shuffle=True),
+        model=model, work_dir=str(work_dir), default_scope='selfemb',
+        experiment_name=experiment_name, train_dataloader=loader_cfg(60, 0, shuffle=True),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs), randomness=dict(seed=0),
         resume=resume,
         default_hooks=dict(checkpoint=dict(type='SafeCheckpointHook', interval=1)),
-        custom_hooks=[dict(type='KNNEvalHook', train_dataloader=loader_cfg(60, 0),
-                           val_dataloader=loader_cfg(48, 1), **hook_args)],
+        custom_hooks=custom_hooks,
         visualizer=dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]))
+
+
+def make_runner(work_dir, max_epochs: int = 3, resume: bool = False, **hook_args) -> Runner:
+    hook = dict(type='KNNEvalHook', train_dataloader=loader_cfg(60, 0),
+                val_dataloader=loader_cfg(48, 1), **hook_args)
+    return toy_runner(work_dir, KNNToyModel(), [hook], f'knn_{Path(work_dir).name}',
+                      max_epochs, resume)
 
 
 def test_hook_in_runner(tmp_path):

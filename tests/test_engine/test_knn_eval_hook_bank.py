@@ -13,7 +13,7 @@ from selfemb.engine.runner import SelfembRunner
 from selfemb.evaluation.knn import weighted_knn
 from selfemb.models.memories import SimpleMemory
 from selfemb.registry import MODELS
-from tests.test_engine.test_knn_eval_hook import KNNToyDataset, KNNToyModel, loader_cfg
+from tests.test_engine.test_knn_eval_hook import KNNToyDataset, KNNToyModel, loader_cfg, toy_runner
 
 
 @torch.no_grad()
@@ -41,16 +41,8 @@ def make_runner(work_dir, model=None, max_epochs: int = 2, resume: bool = False,
     hook = dict(type='KNNEvalHook', train_dataloader=None, val_dataloader=loader_cfg(48, 1),
                 reference='bank', k=5)
     hook.update(hook_args)
-    return SelfembRunner(
-        model=model if model is not None else KNNBankToyModel(), work_dir=str(work_dir),
-        default_scope='selfemb', experiment_name=f'knnbank_{Path(work_dir).name}',
-        train_dataloader=loader_cfg(60, 0, shuffle=True),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs), randomness=dict(seed=0),
-        resume=resume,
-        default_hooks=dict(checkpoint=dict(type='SafeCheckpointHook', interval=1)),
-        custom_hooks=[hook],
-        visualizer=dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]))
+    return toy_runner(work_dir, model if model is not None else KNNBankToyModel(), [hook],
+                      f'knnbank_{Path(work_dir).name}', max_epochs, resume)
 
 
 def knn_hook(runner) -> KNNEvalHook:

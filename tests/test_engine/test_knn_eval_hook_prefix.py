@@ -8,27 +8,19 @@ import torch
 
 from selfemb.engine.hooks.knn_eval_hook import KNNEvalHook
 from selfemb.engine.runner import SelfembRunner
-from tests.test_engine.test_knn_eval_hook import expected_knn, loader_cfg
+from tests.test_engine.test_knn_eval_hook import expected_knn, loader_cfg, toy_runner
 from tests.test_engine.test_knn_eval_hook_bank import KNNBankToyModel, bank_oracle
 
 
 def two_monitor_runner(work_dir: Path, max_epochs: int, resume: bool = False) -> SelfembRunner:
-    return SelfembRunner(
-        model=KNNBankToyModel(), work_dir=str(work_dir), default_scope='selfemb',
-        experiment_name=f'knnprefix_{work_dir.name}_{max_epochs}_{resume}',
-        train_dataloader=loader_cfg(60, 0, shuffle=True),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs), randomness=dict(seed=0),
-        resume=resume,
-        default_hooks=dict(checkpoint=dict(type='SafeCheckpointHook', interval=1)),
-        custom_hooks=dict(
-            knn=dict(type='KNNEvalHook', train_dataloader=loader_cfg(60, 0),
-                     val_dataloader=loader_cfg(48, 1), k=5),
-            knn_bank=dict(type='KNNEvalHook', train_dataloader=None,
-                          val_dataloader=loader_cfg(48, 1), reference='bank', k=5,
-                          prefix='knn_bank')),
-        visualizer=dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]))
-
+    hooks = dict(
+        knn=dict(type='KNNEvalHook', train_dataloader=loader_cfg(60, 0),
+                 val_dataloader=loader_cfg(48, 1), k=5),
+        knn_bank=dict(type='KNNEvalHook', train_dataloader=None,
+                      val_dataloader=loader_cfg(48, 1), reference='bank', k=5,
+                      prefix='knn_bank'))
+    return toy_runner(work_dir, KNNBankToyModel(), hooks,
+                      f'knnprefix_{work_dir.name}_{max_epochs}_{resume}', max_epochs, resume)
 
 def hooks(runner) -> dict:
     return {h.prefix: h for h in runner.hooks if isinstance(h, KNNEvalHook)}
