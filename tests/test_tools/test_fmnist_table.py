@@ -42,6 +42,9 @@ def roots(tmp_path) -> tuple:
         config='configs/isif/r18_fmnist.py', device='NVIDIA H100 80GB HBM3',
         torch='2.14.1', cuda_graph=True)))
     # npid: both monitors, 3 iterations per epoch (logged at 3 and 6)
+    (second / 'npid').mkdir(parents=True)
+    (second / 'npid' / 'run.json').write_text(json.dumps(dict(
+        config='configs/npid/r18_fmnist.py', device='CPU', torch='2.14.1', cuda_graph=True)))
     write_scalars(second / 'npid', '20261206_000000', [
         train(1, 3, 0.4), knn(1, 40.0, 1.0), knn(1, 70.0, 0.5, 'knn_bank'),
         train(2, 6, 0.6), knn(2, 45.0, 1.0), knn(2, 65.0, 0.5, 'knn_bank')])
@@ -75,7 +78,8 @@ def test_numbers_from_hand_written_scalars(roots):
     assert npid['eval_s_per_epoch'] == pytest.approx(1.5)  # both monitors' seconds
     assert npid['bank_top1'] == {1: 70.0, 2: 65.0}
     assert (npid['bank_best'], npid['bank_best_epoch'], npid['bank_last']) == (70.0, 1, 65.0)
-    assert table['devices'] == ['NVIDIA H100 80GB HBM3 (torch 2.14.1)']
+    # every device that trained a run is named (npid's run.json says CPU)
+    assert table['devices'] == ['CPU (torch 2.14.1)', 'NVIDIA H100 80GB HBM3 (torch 2.14.1)']
     down = table['downstream']
     assert down['isif'] == {'linear_top1': 85.5, 'R@1': 82.0, 'R@2': 89.0, 'NMI': 30.0}
     assert down['untrained'] == {'R@1': 84.0, 'R@2': 90.0, 'NMI': 26.0}
@@ -92,7 +96,8 @@ def test_cli_writes_markdown_and_json(roots, tmp_path):
     assert "memory-bank protocol" in text and '| 1 | 70.00 |' in text
     assert '| isif | configs/isif/r18_fmnist.py | yes | 3 | 58.00 | 60.00 (2) | — | — | 1.3 |' \
         in text
-    assert '| npid | — | — | 2 | 45.00 | 45.00 (2) | 65.00 | 70.00 (1) | 1.5 | 1.5 | 3.0 | — |' \
+    assert ('| npid | configs/npid/r18_fmnist.py | static step, uncaptured (CPU) | 2 | 45.00 | '
+            '45.00 (2) | 65.00 | 70.00 (1) | 1.5 | 1.5 | 3.0 | CPU |') \
         in text
     assert '| network | linear top-1 | R@1 | R@2 | NMI |' in text
     assert '| untrained | — | 84.00 | 90.00 | 26.00 |' in text

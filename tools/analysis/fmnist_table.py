@@ -204,6 +204,8 @@ def markdown(runs: Dict[str, dict], downstream: dict, devices: List[str]) -> str
         bank_best = (f"{fmt(s['bank_best'])} ({s['bank_best_epoch']})"
                      if 'bank_best' in s else '—')
         graph = {True: 'yes', False: 'no'}.get(run.get('cuda_graph'), '—')
+        if graph == 'yes' and run.get('device') == 'CPU':  # nothing to capture on a CPU
+            graph = 'static step, uncaptured (CPU)'
         lines.append(f"| {name} | {run.get('config', '—')} | {graph} | {s['epochs']} | "
                      f"{fmt(s['knn_last'])} | {best} | {fmt(s.get('bank_last'))} | "
                      f"{bank_best} | {fmt(s['train_s_per_epoch'], 1)} | "
