@@ -44,7 +44,8 @@ def test_quick_rehearsal_writes_one_table_and_resumes(tmp_path):
     for epoch in ('1', '2'):
         assert all(0.0 <= float(c) <= 100.0 for c in row(table, epoch)[:2])
     isif = row(table, 'isif')  # graph-ready: the static step, run eagerly on the CPU
-    assert isif[:3] == ['configs/isif/r18_fmnist.py', 'yes', '2'] and isif[-1] == 'CPU'
+    assert isif[:3] == ['configs/isif/r18_fmnist.py', 'static step, uncaptured (CPU)', '2']
+    assert isif[-1] == 'CPU'
     assert float(isif[7]) > 0  # training seconds per epoch
     assert row(table, 'npid')[6] != '—'  # bank best (epoch)
     downstream = table.split('## ISIF downstream')[1]
