@@ -12,23 +12,12 @@ from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch import nn
-from torch.utils.data import Dataset
 
 from selfemb.engine.hooks import DeferredRuntimeInfoHook
 from selfemb.utils.sync_guard import sync_guard
+from tests.test_engine.test_nonfinite_guard_hook import Points
 
 NAMES = itertools.count()
-
-
-class Points(Dataset):
-    def __init__(self) -> None:
-        self.x = torch.randn(16, 4, generator=torch.Generator().manual_seed(0))
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i: int) -> dict:
-        return dict(inputs=self.x[i])
 
 
 class Toy(BaseModel):
@@ -38,7 +27,7 @@ class Toy(BaseModel):
         super().__init__()
         self.fc = nn.Linear(4, 2)
 
-    def forward(self, inputs, mode='loss') -> dict:
+    def forward(self, inputs, idx=None, mode='loss') -> dict:  # Points' indices unused
         it = MessageHub.get_current_instance().get_info('iter')
         z = self.fc(inputs)
         out = dict(loss_a=z.pow(2).mean(), loss_b=0.1 * z.abs().mean(),
